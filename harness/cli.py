@@ -1,0 +1,68 @@
+"""Entry points.
+
+    python -m harness [hydra overrides]     evaluate (e.g. model=r1-distill-qwen-7b task=aime24)
+    python -m harness tiny-model [--out D]  build the tiny local model
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
+
+log = logging.getLogger("harness")
+
+
+def _setup_logging() -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_harness", False) for h in root.handlers):
+        from rich.logging import RichHandler
+
+        h = RichHandler(show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
+        h._harness = True  # type: ignore[attr-defined]
+        root.addHandler(h)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "fsspec"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _eval_main() -> None:
+    import hydra
+    from omegaconf import DictConfig, OmegaConf
+
+    @hydra.main(config_path=CONFIG_DIR, config_name="eval", version_base="1.3")
+    def _main(cfg: DictConfig) -> None:
+        from harness.errors import HarnessError
+        from harness.runner import env_defaults, run_eval
+        from harness.summary import render
+
+        _setup_logging()
+        env_defaults()
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        try:
+            store, metrics = run_eval(plain)
+        except HarnessError as e:
+            log.error("%s", e)
+            sys.exit(2)
+        render(metrics, str(store.path))
+
+    _main()
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if argv and argv[0] == "tiny-model":
+        from harness.tiny_model import main as tiny_main
+
+        sys.argv = [sys.argv[0] + " tiny-model", *argv[1:]]
+        tiny_main()
+        return
+    if argv and argv[0] == "eval":
+        sys.argv = [sys.argv[0], *argv[1:]]
+    _eval_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""One evaluation run: load -> prompt -> generate (resumable) -> score -> metrics -> summary."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from harness import metrics as metrics_mod
+from harness.backends import build_backend, derive_seed
+from harness.config import validate
+from harness.manifest import base_manifest
+from harness.scorer import score_file, score_records
+from harness.store import RunStore, identity_hash, redact, write_json
+from harness.tasks import build_task
+from harness.types import Request
+
+log = logging.getLogger(__name__)
+
+# Keys that do not change what a run measures: a rerun that differs only in these resumes.
+_NOT_IDENTITY = {
+    "model": ("tensor_parallel_size", "engine", "price"),
+    "backend": ("tensor_parallel_size", "chunk_size", "engine_progress", "engine_kwargs",
+                "gpu_memory_utilization", "enforce_eager", "samples_per_batch", "device",
+                "concurrency", "timeout", "max_retries"),
+}
+
+
+def run_identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    ident: dict[str, Any] = {}
+    for section in ("model", "task", "sampling", "backend"):
+        drop = _NOT_IDENTITY.get(section, ())
+        ident[section] = {k: v for k, v in cfg[section].items() if k not in drop}
+    return ident
+
+
+def prompt_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    p = dict(cfg["model"].get("prompt") or {})
+    p["template"] = cfg["task"].get("prompt_template") or "{problem}"
+    return p
+
+
+def protocol(cfg: Mapping[str, Any], params, prompt_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What a claim's protocol is compared against."""
+    return {
+        "k": params.k,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k,
+        "max_tokens": params.max_tokens,
+        "seed": params.seed,
+        "system_prompt": prompt_cfg.get("system"),
+        "prompt_template": prompt_cfg.get("template"),
+        "instruction": prompt_cfg.get("instruction"),
+        "backend": cfg["backend"]["name"],
+        "framework": "harness",
+    }
+
+
+def _attach_log(store: RunStore) -> logging.Handler:
+    h = logging.FileHandler(store.path / "run.log", encoding="utf-8")
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(h)
+    return h
+
+
+def run_eval(cfg: Mapping[str, Any]) -> tuple[RunStore, dict[str, Any]]:
+    """Run (or resume) the evaluation described by a resolved config (plain dict)."""
+    t_start = time.time()
+    params = validate(cfg)
+    prompt_cfg = prompt_config(cfg)
+    task = build_task(cfg["task"], prompt_cfg)
+    problems = task.load()
+    log.info("%s: %d problems from %s", task.name, len(problems),
+             task.source.get("path") or task.source.get("dataset"))
+
+    ident_dict = run_identity(cfg)
+    ident_dict["dataset_fingerprint"] = task.source.get("fingerprint")
+    ident = identity_hash(ident_dict)
+    results_dir = Path(str(cfg.get("results_dir") or "results"))
+    store = RunStore.find_resumable(results_dir, ident) if cfg.get("resume", True) else None
+    resumed = store is not None
+    if store is None:
+        store = RunStore.create(results_dir, cfg["model"]["name"], task.name, ident)
+        from omegaconf import OmegaConf
+
+        (store.config_path).write_text(OmegaConf.to_yaml(OmegaConf.create(redact(dict(cfg)))))
+        store.write_manifest({
+            "run_id": store.run_id,
+            "identity": ident,
+            "status": "running",
+            "created": _now(),
+            **base_manifest(),
+            "model": {k: cfg["model"].get(k) for k in ("name", "path", "revision", "dtype", "claims_key")},
+            "task": {"name": task.name, "benchmark": cfg["task"].get("benchmark", task.name),
+                     "family": cfg["task"].get("family")},
+            "dataset": task.source,
+            "protocol": protocol(cfg, params, prompt_cfg),
+            "invocations": [],
+        })
+    handler = _attach_log(store)
+    try:
+        log.info("%s run %s", "resuming" if resumed else "starting", store.path)
+        return _run(cfg, store, task, problems, params, t_start, resumed)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: bool):
+    from tqdm import tqdm
+
+    progress = bool(cfg.get("progress", True))
+    backend = build_backend(cfg["backend"], cfg["model"])
+    targets = backend.plan(problems, params.k)
+    have = store.sample_index()
+    requests: list[Request] = []
+    for p in problems:
+        target = targets.get(p.id, 0)
+        missing = tuple(i for i in range(target) if i not in have.get(p.id, ()))
+        if missing:
+            requests.append(Request(
+                problem_id=p.id, messages=task.prompt(p), samples=missing, params=params,
+                seed=derive_seed(params.seed, p.id, missing[0]),
+            ))
+    to_generate = sum(r.n for r in requests)
+    already = sum(len(v) for v in have.values())
+    log.info("samples on disk: %d; to generate: %d (%d requests)", already, to_generate, len(requests))
+    invocation: dict[str, Any] = {"started": _now(), "resumed": resumed, "samples_before": already,
+                                  "to_generate": to_generate}
+    gen_seconds = 0.0
+    generated = 0
+    try:
+        if requests:
+            t0 = time.time()
+            backend.start()
+            store.update_manifest(backend=backend.info())
+            bar = tqdm(total=to_generate, desc="generating", unit="sample", disable=not progress,
+                       dynamic_ncols=True)
+            with store.sample_writer() as writer:
+                for c in backend.generate(requests):
+                    writer.write(c)
+                    generated += 1
+                    bar.update(1)
+            bar.close()
+            gen_seconds = time.time() - t0
+    except BaseException:
+        invocation.update(generated=generated, ended=_now(), outcome="interrupted")
+        _record_invocation(store, invocation)
+        raise
+    finally:
+        backend.close()
+    if generated != to_generate:
+        raise RuntimeError(f"the {backend.name} backend returned {generated} completions, expected {to_generate}")
+
+    t0 = time.time()
+    n_scored = score_file(task, problems, store.samples_path, store.scores_path,
+                          workers=int(cfg.get("scoring", {}).get("workers") or 0), progress=progress)
+    score_seconds = time.time() - t0
+    log.info("scored %d samples in %.1fs", n_scored, score_seconds)
+
+    scores = score_records(store.scores_path)
+    meta = {p.id: p.meta for p in problems}
+    m = metrics_mod.compute(scores, meta, task.group_fields())
+    missing = [p.id for p in problems if targets.get(p.id, 0) == 0]
+    m["problems_loaded"] = len(problems)
+    m["problems_without_samples"] = missing
+    invocation.update(generated=generated, generation_seconds=round(gen_seconds, 2),
+                      scoring_seconds=round(score_seconds, 2), ended=_now(), outcome="complete")
+    manifest = _record_invocation(store, invocation)
+    m["wall_seconds"] = round(sum(i.get("generation_seconds", 0) + i.get("scoring_seconds", 0)
+                                  for i in manifest.get("invocations", [])), 2)
+    m["generation_seconds"] = round(sum(i.get("generation_seconds", 0) for i in manifest["invocations"]), 2)
+    m["this_invocation_seconds"] = round(time.time() - t_start, 2)
+    m["run_id"] = store.run_id
+    m["model"] = cfg["model"]["name"]
+    m["task"] = task.name
+    m["benchmark"] = cfg["task"].get("benchmark", task.name)
+    m["protocol"] = manifest.get("protocol")
+    write_json(store.metrics_path, m)
+    store.update_manifest(status="complete", completed=_now())
+    return store, m
+
+
+def _record_invocation(store: RunStore, invocation: dict[str, Any]) -> dict[str, Any]:
+    manifest = store.read_manifest()
+    manifest.setdefault("invocations", []).append(invocation)
+    store.write_manifest(manifest)
+    return manifest
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def sampling_dict(params) -> dict[str, Any]:
+    return asdict(params)
+
+
+def env_defaults() -> None:
+    """Keep vLLM / torch caches inside the project unless the user chose otherwise."""
+    root = Path.cwd() / ".cache"
+    os.environ.setdefault("VLLM_CACHE_ROOT", str(root / "vllm"))
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(root / "torchinductor"))

@@ -1,0 +1,142 @@
+"""Score every sample on disk: samples.jsonl -> scores.jsonl, in parallel processes.
+
+The parent never holds the completions: it cuts samples.jsonl into byte ranges of whole lines
+and worker processes read, parse and score their range. Only the small score records travel
+back. Results are written in file order, so scores.jsonl is deterministic whatever the number of
+workers. math-verify's timeouts need the main thread of a process, hence processes, not threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing as mp
+import os
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.store import atomic_write
+from harness.tasks import Task
+from harness.types import Completion, Problem, Score
+
+log = logging.getLogger(__name__)
+
+_TASK: Task | None = None
+_PROBLEMS: dict[str, Problem] = {}
+
+
+def _init(task: Task, problems: dict[str, Problem]) -> None:
+    global _TASK, _PROBLEMS
+    _TASK, _PROBLEMS = task, problems
+    logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+
+def _score_range(path: str, start: int, end: int) -> list[dict[str, Any]]:
+    assert _TASK is not None
+    out = []
+    with open(path, "rb") as f:
+        f.seek(start)
+        blob = f.read(end - start)
+    for line in blob.splitlines():
+        if not line.strip():
+            continue
+        c = Completion.from_json(json.loads(line))
+        problem = _PROBLEMS.get(c.problem_id)
+        if problem is None:  # a sample of a problem no longer loaded (e.g. task.limit changed)
+            continue
+        try:
+            s = _TASK.score(problem, c)
+        except Exception as e:  # a scorer bug must not lose the run: record it on the sample
+            log.exception("scoring %s/%d failed", c.problem_id, c.sample)
+            s = Score(id=c.problem_id, sample=c.sample, correct=False, extracted=None,
+                      reason="error", finish_reason=c.finish_reason, output_tokens=c.output_tokens)
+            s.extracted = f"scorer error: {type(e).__name__}"
+        out.append(s.to_json())
+    return out
+
+
+def byte_ranges(path: Path, lines_per_range: int = 64, max_bytes: int = 8 << 20) -> Iterator[tuple[int, int, int]]:
+    """(start, end, lines) ranges covering the complete lines of a JSONL file."""
+    with open(path, "rb") as f:
+        start = pos = 0
+        n = 0
+        for line in f:
+            if not line.endswith(b"\n"):
+                break  # torn tail
+            pos += len(line)
+            n += 1
+            if n >= lines_per_range or pos - start >= max_bytes:
+                yield start, pos, n
+                start, n = pos, 0
+        if n:
+            yield start, pos, n
+
+
+def count_lines(path: Path) -> int:
+    return sum(n for _, _, n in byte_ranges(path, lines_per_range=1 << 30, max_bytes=1 << 62))
+
+
+def score_file(
+    task: Task,
+    problems: list[Problem],
+    samples_path: Path,
+    scores_path: Path,
+    workers: int = 0,
+    progress: bool = True,
+) -> int:
+    """Score every sample in samples_path into scores_path (replaced atomically). Returns the
+    number of scores written. Duplicate (id, sample) lines keep their first occurrence."""
+    from tqdm import tqdm
+
+    by_id = {p.id: p for p in problems}
+    workers = workers or min(os.cpu_count() or 1, 8)
+    total = count_lines(samples_path) if samples_path.exists() else 0
+    tmp = scores_path.with_name(f".{scores_path.name}.tmp{os.getpid()}")
+    seen: set[tuple[str, int]] = set()
+    written = 0
+    bar = tqdm(total=total, desc="scoring", unit="sample", disable=not progress, dynamic_ncols=True)
+    with open(tmp, "w", encoding="utf-8") as out:
+
+        def emit(records: list[dict[str, Any]]) -> None:
+            nonlocal written
+            for r in records:
+                key = (r["id"], r["sample"])
+                if key in seen:
+                    continue
+                seen.add(key)
+                out.write(json.dumps(r, ensure_ascii=False) + "\n")
+                written += 1
+            bar.update(len(records))
+
+        if total == 0:
+            pass
+        elif workers == 1:
+            _init(task, by_id)
+            for start, end, _ in byte_ranges(samples_path):
+                emit(_score_range(str(samples_path), start, end))
+        else:
+            ctx = mp.get_context("spawn")  # no fork after an inference engine has started threads
+            with ctx.Pool(workers, initializer=_init, initargs=(task, by_id)) as pool:
+                pending: deque = deque()
+                for start, end, _ in byte_ranges(samples_path):
+                    pending.append(pool.apply_async(_score_range, (str(samples_path), start, end)))
+                    while len(pending) >= workers * 4:  # bounded: the file is never all in flight
+                        emit(pending.popleft().get())
+                while pending:
+                    emit(pending.popleft().get())
+        out.flush()
+        os.fsync(out.fileno())
+    bar.close()
+    os.replace(tmp, scores_path)
+    return written
+
+
+def score_records(path: Path) -> list[Score]:
+    from harness.store import read_jsonl
+
+    return [Score(**rec) for _, rec in read_jsonl(path)]
+
+
+__all__ = ["score_file", "score_records", "byte_ranges", "atomic_write"]

@@ -1,0 +1,250 @@
+"""The results directory: one folder per run, append-only samples, atomic metadata.
+
+results/runs/<run-id>/
+  config.yaml     resolved config, secrets redacted
+  manifest.json   versions, git sha, hardware, dataset fingerprint, protocol, status
+  samples.jsonl   one line per completion, appended and flushed as it arrives
+  scores.jsonl    one line per completion: id, sample, correct, extracted, reason, ...
+  metrics.json    pass@1, cons@k, pass@k, standard errors, diagnostics
+  run.log         the log of every invocation that worked on this run
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from harness.types import Completion, Score
+
+log = logging.getLogger(__name__)
+
+SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
+REDACTED = "***redacted***"
+
+
+def redact(obj: Any) -> Any:
+    """Replace values under secret-looking keys. Keys ending in `_env` name an environment
+    variable (not the secret itself) and are kept."""
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            if SECRET_KEY.search(str(k)) and not str(k).endswith("_env") and v not in (None, ""):
+                out[k] = REDACTED
+            else:
+                out[k] = redact(v)
+        return out
+    if isinstance(obj, list):
+        return [redact(v) for v in obj]
+    return obj
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def identity_hash(identity: Mapping[str, Any]) -> str:
+    blob = json.dumps(identity, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", s).strip("-") or "x"
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for every complete line. A torn last line (no newline, or not
+    valid JSON, as left by a crash mid-write) is skipped with a warning; a bad line elsewhere is
+    an error naming the file and line."""
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        lineno = 0
+        for line in f:
+            lineno += 1
+            if not line.strip():
+                continue
+            complete = line.endswith("\n")
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                if not complete or not f.readline():
+                    log.warning("%s:%d: skipping a torn last line", path, lineno)
+                    return
+                raise ValueError(f"{path}:{lineno}: invalid JSON: {e}") from e
+            if not complete:
+                # valid JSON but the newline never made it: treat as torn, it will be rewritten
+                log.warning("%s:%d: skipping a last line without newline", path, lineno)
+                return
+            yield lineno, rec
+
+
+def repair_tail(path: Path) -> int:
+    """Cut a torn last line off an append-only JSONL file. Returns the bytes removed."""
+    if not path.exists():
+        return 0
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as f:
+        f.seek(max(0, size - 1))
+        if f.read(1) == b"\n":
+            return 0
+        # find the last newline
+        pos = size
+        chunk = 65536
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            buf = f.read(pos - start)
+            i = buf.rfind(b"\n")
+            if i != -1:
+                keep = start + i + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        f.truncate(keep)
+        return size - keep
+
+
+class RunStore:
+    def __init__(self, path: Path):
+        self.path = path
+        self.samples_path = path / "samples.jsonl"
+        self.scores_path = path / "scores.jsonl"
+        self.metrics_path = path / "metrics.json"
+        self.manifest_path = path / "manifest.json"
+        self.config_path = path / "config.yaml"
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    # -- creation and lookup -------------------------------------------------------------
+    @classmethod
+    def create(cls, results_dir: Path, model: str, task: str, ident: str) -> RunStore:
+        runs = results_dir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        base = f"{stamp}-{_slug(model)}-{_slug(task)}-{ident[:8]}"
+        for i in range(1000):
+            path = runs / (base if i == 0 else f"{base}.{i}")
+            try:
+                path.mkdir()
+                return cls(path)
+            except FileExistsError:
+                continue
+        raise RuntimeError(f"could not create a run directory under {runs}")
+
+    @classmethod
+    def find_resumable(cls, results_dir: Path, ident: str) -> RunStore | None:
+        """The latest run with this identity that did not finish."""
+        runs = results_dir / "runs"
+        if not runs.is_dir():
+            return None
+        for d in sorted(runs.iterdir(), reverse=True):
+            mf = d / "manifest.json"
+            if not mf.is_file():
+                continue
+            try:
+                m = json.loads(mf.read_text())
+            except json.JSONDecodeError:
+                continue
+            if m.get("identity") == ident and m.get("status") != "complete":
+                return cls(d)
+        return None
+
+    # -- metadata --------------------------------------------------------------------------
+    def read_manifest(self) -> dict[str, Any]:
+        return json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
+
+    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
+        write_json(self.manifest_path, dict(manifest))
+
+    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+        m = self.read_manifest()
+        m.update(fields)
+        self.write_manifest(m)
+        return m
+
+    # -- samples ---------------------------------------------------------------------------
+    def sample_index(self) -> dict[str, set[int]]:
+        """Sample indices already on disk, per problem id (torn tail repaired first)."""
+        removed = repair_tail(self.samples_path)
+        if removed:
+            log.warning("removed a torn last line (%d bytes) from %s", removed, self.samples_path)
+        have: dict[str, set[int]] = defaultdict(set)
+        for lineno, rec in read_jsonl(self.samples_path):
+            pid, s = str(rec["id"]), int(rec["sample"])
+            if s in have[pid]:
+                log.warning("%s:%d: duplicate sample %s/%d ignored", self.samples_path, lineno, pid, s)
+            have[pid].add(s)
+        return have
+
+    def iter_samples(self) -> Iterator[Completion]:
+        seen: set[tuple[str, int]] = set()
+        for _, rec in read_jsonl(self.samples_path):
+            c = Completion.from_json(rec)
+            key = (c.problem_id, c.sample)
+            if key in seen:
+                continue
+            seen.add(key)
+            yield c
+
+    def sample_writer(self) -> SampleWriter:
+        return SampleWriter(self.samples_path)
+
+    # -- scores ----------------------------------------------------------------------------
+    def iter_scores(self) -> Iterator[Score]:
+        for _, rec in read_jsonl(self.scores_path):
+            yield Score(**rec)
+
+
+class SampleWriter:
+    """Appends completions, one JSON line each, flushed as they arrive (fsync at most every
+    `sync_every` seconds so that a GPU run is not slowed by the disk)."""
+
+    def __init__(self, path: Path, sync_every: float = 2.0):
+        self.path = path
+        self._f = open(path, "a", encoding="utf-8")
+        self._sync_every = sync_every
+        self._last_sync = time.monotonic()
+        self.written = 0
+
+    def write(self, c: Completion) -> None:
+        self._f.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
+        self._f.flush()
+        self.written += 1
+        now = time.monotonic()
+        if now - self._last_sync >= self._sync_every:
+            os.fsync(self._f.fileno())
+            self._last_sync = now
+
+    def close(self) -> None:
+        if not self._f.closed:
+            self._f.flush()
+            os.fsync(self._f.fileno())
+            self._f.close()
+
+    def __enter__(self) -> SampleWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,42 @@
+"""The console summary printed at the end of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def _pct(x: Any) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def render(m: Mapping[str, Any], run_dir: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    t = Table(title="evaluation summary", show_lines=False)
+    for col in ("task", "model", "pass@1 ± SE", f"cons@{m.get('k', 'k')}", "truncated %",
+                "no answer %", "tokens/sample", "problems × samples", "wall time"):
+        t.add_column(col, justify="right" if col not in ("task", "model") else "left")
+    if not m.get("problems"):
+        console.print(f"[yellow]no samples were scored[/yellow]; run directory: {run_dir}")
+        return
+    se = m.get("pass@1_se_generation")
+    tokens = m.get("mean_output_tokens")
+    spp = m["samples_per_problem"]
+    k = str(spp["max"]) if spp["min"] == spp["max"] else f"{spp['min']}-{spp['max']}"
+    t.add_row(
+        str(m.get("task")), str(m.get("model")),
+        f"{_pct(m['pass@1'])} ± {_pct(se)}",
+        _pct(m.get("cons@k")),
+        _pct(m.get("truncated_rate")), _pct(m.get("no_answer_rate")),
+        "-" if tokens is None else f"{tokens:.0f}",
+        f"{m['problems']} × {k}",
+        f"{m.get('wall_seconds', 0):.1f}s",
+    )
+    console.print(t)
+    console.print(f"SE: generation (questions fixed); question SE = {_pct(m.get('pass@1_se_question'))}")
+    if m.get("problems_without_samples"):
+        console.print(f"[yellow]{len(m['problems_without_samples'])} problems had no samples[/yellow]")
+    console.print(f"run directory: {run_dir}")
