@@ -1,7 +1,8 @@
 """Entry points.
 
-    python -m harness [hydra overrides]     evaluate (e.g. model=r1-distill-qwen-7b task=aime24)
-    python -m harness tiny-model [--out D]  build the tiny local model
+    python -m harness [eval] [hydra overrides]   evaluate (e.g. model=r1-distill-qwen-7b task=aime24)
+    python -m harness tiny-model [--out D]       build the tiny local model
+    python -m harness <subcommand> ...           see SUBCOMMANDS
 """
 
 from __future__ import annotations
@@ -51,13 +52,24 @@ def _eval_main() -> None:
     _main()
 
 
+# name -> "module:function"; each function parses sys.argv[1:] itself (argparse).
+SUBCOMMANDS: dict[str, str] = {
+    "tiny-model": "harness.tiny_model:main",
+}
+
+
 def main() -> None:
     argv = sys.argv[1:]
-    if argv and argv[0] == "tiny-model":
-        from harness.tiny_model import main as tiny_main
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
 
-        sys.argv = [sys.argv[0] + " tiny-model", *argv[1:]]
-        tiny_main()
+        module, func = SUBCOMMANDS[argv[0]].split(":")
+        sys.argv = [f"harness {argv[0]}", *argv[1:]]
+        getattr(importlib.import_module(module), func)()
+        return
+    if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
+        print(__doc__)
+        print("subcommands:", ", ".join(sorted(SUBCOMMANDS)), "\nevaluation help: python -m harness eval --help")
         return
     if argv and argv[0] == "eval":
         sys.argv = [sys.argv[0], *argv[1:]]
