@@ -148,8 +148,10 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
                     bar.update(1)
             bar.close()
             gen_seconds = time.time() - t0
+            invocation["usage"] = backend.usage()
     except BaseException:
-        invocation.update(generated=generated, ended=_now(), outcome="interrupted")
+        invocation.update(generated=generated, ended=_now(), outcome="interrupted",
+                          usage=backend.usage())
         _record_invocation(store, invocation)
         raise
     finally:
@@ -176,6 +178,7 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
                                   for i in manifest.get("invocations", [])), 2)
     m["generation_seconds"] = round(sum(i.get("generation_seconds", 0) for i in manifest["invocations"]), 2)
     m["this_invocation_seconds"] = round(time.time() - t_start, 2)
+    m["usage"] = usage_summary(scores, manifest, cfg["model"])
     m["run_id"] = store.run_id
     m["model"] = cfg["model"]["name"]
     m["task"] = task.name
@@ -184,6 +187,32 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     write_json(store.metrics_path, m)
     store.update_manifest(status="complete", completed=_now())
     return store, m
+
+
+def usage_summary(scores, manifest: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Tokens, requests, retries, wall time; a cost estimate when the model config has prices
+    (USD per million tokens), GPU-hours and throughput for local engines."""
+    invocations = manifest.get("invocations", [])
+    counters: dict[str, int] = {}
+    for inv in invocations:
+        for k, v in (inv.get("usage") or {}).items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                counters[k] = counters.get(k, 0) + v
+    tokens_in = sum(s.prompt_tokens or 0 for s in scores)
+    tokens_out = sum(s.output_tokens or 0 for s in scores)
+    gen_s = sum(inv.get("generation_seconds", 0) for inv in invocations)
+    u: dict[str, Any] = {"prompt_tokens": tokens_in, "output_tokens": tokens_out,
+                         "generation_seconds": round(gen_s, 2), **counters}
+    price = model_cfg.get("price") or {}
+    if price.get("input_per_mtok") is not None or price.get("output_per_mtok") is not None:
+        u["cost_usd"] = round(tokens_in / 1e6 * float(price.get("input_per_mtok") or 0)
+                              + tokens_out / 1e6 * float(price.get("output_per_mtok") or 0), 4)
+    backend = (manifest.get("backend") or {}).get("name")
+    if backend in ("vllm", "hf"):
+        gpus = len((manifest.get("hardware") or {}).get("gpus") or [])
+        u["gpu_hours"] = round(gpus * gen_s / 3600, 4)
+        u["output_tokens_per_second"] = round(tokens_out / gen_s, 1) if gen_s > 0 else None
+    return u
 
 
 def _record_invocation(store: RunStore, invocation: dict[str, Any]) -> dict[str, Any]:

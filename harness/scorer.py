@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.store import atomic_write
 from harness.tasks import Task
 from harness.types import Completion, Problem, Score
 
@@ -50,9 +49,10 @@ def _score_range(path: str, start: int, end: int) -> list[dict[str, Any]]:
             s = _TASK.score(problem, c)
         except Exception as e:  # a scorer bug must not lose the run: record it on the sample
             log.exception("scoring %s/%d failed", c.problem_id, c.sample)
-            s = Score(id=c.problem_id, sample=c.sample, correct=False, extracted=None,
-                      reason="error", finish_reason=c.finish_reason, output_tokens=c.output_tokens)
-            s.extracted = f"scorer error: {type(e).__name__}"
+            s = Score(id=c.problem_id, sample=c.sample, correct=False,
+                      extracted=f"scorer error: {type(e).__name__}", reason="error",
+                      finish_reason=c.finish_reason, output_tokens=c.output_tokens,
+                      prompt_tokens=c.prompt_tokens)
         out.append(s.to_json())
     return out
 
@@ -87,50 +87,52 @@ def score_file(
     progress: bool = True,
 ) -> int:
     """Score every sample in samples_path into scores_path (replaced atomically). Returns the
-    number of scores written. Duplicate (id, sample) lines keep their first occurrence."""
+    number of scores written.
+
+    One score per (id, sample): a sample whose generation errored (finish reason "error") and
+    was generated again on resume is scored from its later, successful line; otherwise the
+    first line wins. Score records are small, so they are collected before writing."""
     from tqdm import tqdm
 
     by_id = {p.id: p for p in problems}
     workers = workers or min(os.cpu_count() or 1, 8)
     total = count_lines(samples_path) if samples_path.exists() else 0
     tmp = scores_path.with_name(f".{scores_path.name}.tmp{os.getpid()}")
-    seen: set[tuple[str, int]] = set()
-    written = 0
+    kept: dict[tuple[str, int], dict[str, Any]] = {}
     bar = tqdm(total=total, desc="scoring", unit="sample", disable=not progress, dynamic_ncols=True)
-    with open(tmp, "w", encoding="utf-8") as out:
 
-        def emit(records: list[dict[str, Any]]) -> None:
-            nonlocal written
-            for r in records:
-                key = (r["id"], r["sample"])
-                if key in seen:
-                    continue
-                seen.add(key)
-                out.write(json.dumps(r, ensure_ascii=False) + "\n")
-                written += 1
-            bar.update(len(records))
+    def emit(records: list[dict[str, Any]]) -> None:
+        for r in records:
+            key = (r["id"], r["sample"])
+            old = kept.get(key)
+            if old is None or (old["finish_reason"] == "error" and r["finish_reason"] != "error"):
+                kept[key] = r
+        bar.update(len(records))
 
-        if total == 0:
-            pass
-        elif workers == 1:
-            _init(task, by_id)
+    if total == 0:
+        pass
+    elif workers == 1:
+        _init(task, by_id)
+        for start, end, _ in byte_ranges(samples_path):
+            emit(_score_range(str(samples_path), start, end))
+    else:
+        ctx = mp.get_context("spawn")  # no fork after an inference engine has started threads
+        with ctx.Pool(workers, initializer=_init, initargs=(task, by_id)) as pool:
+            pending: deque = deque()
             for start, end, _ in byte_ranges(samples_path):
-                emit(_score_range(str(samples_path), start, end))
-        else:
-            ctx = mp.get_context("spawn")  # no fork after an inference engine has started threads
-            with ctx.Pool(workers, initializer=_init, initargs=(task, by_id)) as pool:
-                pending: deque = deque()
-                for start, end, _ in byte_ranges(samples_path):
-                    pending.append(pool.apply_async(_score_range, (str(samples_path), start, end)))
-                    while len(pending) >= workers * 4:  # bounded: the file is never all in flight
-                        emit(pending.popleft().get())
-                while pending:
+                pending.append(pool.apply_async(_score_range, (str(samples_path), start, end)))
+                while len(pending) >= workers * 4:  # bounded: the file is never all in flight
                     emit(pending.popleft().get())
+            while pending:
+                emit(pending.popleft().get())
+    bar.close()
+    with open(tmp, "w", encoding="utf-8") as out:
+        for r in kept.values():  # insertion order = file order of each key's first line
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
         out.flush()
         os.fsync(out.fileno())
-    bar.close()
     os.replace(tmp, scores_path)
-    return written
+    return len(kept)
 
 
 def score_records(path: Path) -> list[Score]:
@@ -138,5 +140,3 @@ def score_records(path: Path) -> list[Score]:
 
     return [Score(**rec) for _, rec in read_jsonl(path)]
 
-
-__all__ = ["score_file", "score_records", "byte_ranges", "atomic_write"]

@@ -186,27 +186,25 @@ class RunStore:
 
     # -- samples ---------------------------------------------------------------------------
     def sample_index(self) -> dict[str, set[int]]:
-        """Sample indices already on disk, per problem id (torn tail repaired first)."""
+        """Sample indices already on disk, per problem id (torn tail repaired first). Samples
+        whose generation errored (finish reason "error") do not count: a resume retries them."""
         removed = repair_tail(self.samples_path)
         if removed:
             log.warning("removed a torn last line (%d bytes) from %s", removed, self.samples_path)
         have: dict[str, set[int]] = defaultdict(set)
         for lineno, rec in read_jsonl(self.samples_path):
             pid, s = str(rec["id"]), int(rec["sample"])
+            if rec.get("finish_reason") == "error":
+                continue
             if s in have[pid]:
                 log.warning("%s:%d: duplicate sample %s/%d ignored", self.samples_path, lineno, pid, s)
             have[pid].add(s)
         return have
 
     def iter_samples(self) -> Iterator[Completion]:
-        seen: set[tuple[str, int]] = set()
+        """Every completion on disk, in file order (duplicates included)."""
         for _, rec in read_jsonl(self.samples_path):
-            c = Completion.from_json(rec)
-            key = (c.problem_id, c.sample)
-            if key in seen:
-                continue
-            seen.add(key)
-            yield c
+            yield Completion.from_json(rec)
 
     def sample_writer(self) -> SampleWriter:
         return SampleWriter(self.samples_path)

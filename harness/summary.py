@@ -14,7 +14,7 @@ def render(m: Mapping[str, Any], run_dir: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=False)
+    console = Console(stderr=False, width=None if Console().is_terminal else 160)
     t = Table(title="evaluation summary", show_lines=False)
     for col in ("task", "model", "pass@1 ± SE", f"cons@{m.get('k', 'k')}", "truncated %",
                 "no answer %", "tokens/sample", "problems × samples", "wall time"):
@@ -39,4 +39,16 @@ def render(m: Mapping[str, Any], run_dir: str) -> None:
     console.print(f"SE: generation (questions fixed); question SE = {_pct(m.get('pass@1_se_question'))}")
     if m.get("problems_without_samples"):
         console.print(f"[yellow]{len(m['problems_without_samples'])} problems had no samples[/yellow]")
+    u = m.get("usage") or {}
+    parts = [f"tokens in {u.get('prompt_tokens', 0):,}", f"out {u.get('output_tokens', 0):,}"]
+    for key, label in (("requests", "requests"), ("retries", "retries"), ("errors", "errored")):
+        if u.get(key):
+            parts.append(f"{label} {u[key]:,}")
+    if u.get("cost_usd") is not None:
+        parts.append(f"est. cost ${u['cost_usd']:,.2f}")
+    if u.get("output_tokens_per_second"):
+        parts.append(f"{u['output_tokens_per_second']:,.0f} tok/s")
+    if u.get("gpu_hours"):
+        parts.append(f"{u['gpu_hours']:.2f} GPU-h")
+    console.print("usage: " + ", ".join(parts))
     console.print(f"run directory: {run_dir}")

@@ -81,6 +81,7 @@ class Score:
     reason: str  # ok | no_answer | truncated | timeout | unparsed | error
     finish_reason: str | None = None
     output_tokens: int | None = None
+    prompt_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

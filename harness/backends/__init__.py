@@ -33,6 +33,11 @@ class Backend(ABC):
         """Facts about the engine for the manifest (versions, device, resolved model path)."""
         return {"name": self.name}
 
+    def usage(self) -> dict[str, Any]:
+        """Counters of the last generate() call for the run record, e.g. {"requests": 30,
+        "retries": 2, "errors": 0}. Token counts come from the completions themselves."""
+        return {}
+
     def close(self) -> None:
         pass
 

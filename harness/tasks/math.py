@@ -71,6 +71,7 @@ class MathTask(Task):
                 reason=reason,
                 finish_reason=completion.finish_reason,
                 output_tokens=completion.output_tokens,
+                prompt_tokens=completion.prompt_tokens,
             )
 
         if completion.error is not None or completion.finish_reason == "error":
