@@ -19,9 +19,13 @@ log = logging.getLogger("harness")
 def _setup_logging() -> None:
     root = logging.getLogger()
     if not any(getattr(h, "_harness", False) for h in root.handlers):
+        from rich.console import Console
         from rich.logging import RichHandler
 
-        h = RichHandler(show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            console = Console(stderr=True, width=160)
+        h = RichHandler(console=console, show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
         h._harness = True  # type: ignore[attr-defined]
         root.addHandler(h)
     root.setLevel(logging.INFO)
@@ -55,6 +59,7 @@ def _eval_main() -> None:
 # name -> "module:function"; each function parses sys.argv[1:] itself (argparse).
 SUBCOMMANDS: dict[str, str] = {
     "tiny-model": "harness.tiny_model:main",
+    "serve": "harness.serve:main",
 }
 
 

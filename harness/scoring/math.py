@@ -90,8 +90,7 @@ def last_boxed(text: str) -> str | None:
 
 
 def _strip_phrase(ans: str) -> str:
-    ans = ans.strip()
-    ans = re.sub(r"^\*+|\*+$", "", ans).strip()  # markdown bold around the answer
+    ans = ans.strip().rstrip(".").strip().strip("*").strip()  # markdown bold around the answer
     if ans.startswith("$") and ans.count("$") >= 2:
         ans = ans[1 : ans.index("$", 1)]
     elif ans.startswith("\\(") and "\\)" in ans:
