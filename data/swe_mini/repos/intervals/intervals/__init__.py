@@ -1,0 +1,5 @@
+"""Closed integer ranges [a, b]."""
+
+from .ranges import covered, merge
+
+__all__ = ["covered", "merge"]

@@ -1,0 +1,5 @@
+"""URL slugs from titles."""
+
+from .slug import slugify
+
+__all__ = ["slugify"]

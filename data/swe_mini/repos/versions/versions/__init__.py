@@ -1,0 +1,5 @@
+"""MAJOR.MINOR.PATCH versions."""
+
+from .version import compare, newest, parse
+
+__all__ = ["compare", "newest", "parse"]
