@@ -14,6 +14,16 @@ TASK        ?=
 SAMPLING    ?=
 BACKEND     ?=
 ARGS        ?=
+PORT        ?=
+
+# Hosted API models (their config has an `api:` block) run through the openai backend by default.
+ifeq ($(BACKEND),)
+ifneq ($(MODEL),)
+ifneq ($(shell grep -s '^api:' configs/model/$(MODEL).yaml),)
+BACKEND := openai
+endif
+endif
+endif
 
 OVERRIDES := $(if $(MODEL),model=$(MODEL)) $(if $(TASK),task=$(TASK)) \
              $(if $(SAMPLING),sampling=$(SAMPLING)) $(if $(BACKEND),backend=$(BACKEND)) $(ARGS)
@@ -24,10 +34,11 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval tiny-model test test-fast lint bench clean
+.PHONY: help install eval serve bench-serve tiny-model test test-fast lint bench clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
+	@echo "make serve MODEL=.. [PORT=8000] [ARGS='hydra overrides | --dry-run | -- vllm args']   (then make eval MODEL=.. BACKEND=openai)"
 	@echo "make test | make test-fast | make lint | make tiny-model | make install [EXTRAS=vllm]"
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml $(LOCK)
@@ -44,6 +55,14 @@ endif
 	@touch $@
 
 install: $(VENV)/.installed-$(EXTRAS)
+
+serve: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	$(PY) -m harness serve $(if $(MODEL),model=$(MODEL)) $(if $(PORT),--port $(PORT)) $(ARGS)
+
+bench-serve: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	HF_HUB_OFFLINE=1 $(PY) -m harness.bench_serve $(ARGS)
 
 tiny-model: install
 	$(PY) -m harness tiny-model --out .cache/tiny-llama

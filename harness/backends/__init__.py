@@ -9,7 +9,7 @@ from typing import Any
 from harness.errors import ConfigError
 from harness.types import Completion, Problem, Request
 
-BACKENDS = ("vllm", "hf", "replay")
+BACKENDS = ("vllm", "hf", "replay", "openai")
 
 
 class Backend(ABC):
@@ -56,6 +56,10 @@ def build_backend(backend_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]) 
         from harness.backends.replay import ReplayBackend
 
         return ReplayBackend(backend_cfg, model_cfg)
+    if name == "openai":
+        from harness.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(backend_cfg, model_cfg)
     raise ConfigError("backend.name", f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
 
 
