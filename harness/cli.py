@@ -59,6 +59,7 @@ def _eval_main() -> None:
 # name -> "module:function"; each function parses sys.argv[1:] itself (argparse).
 SUBCOMMANDS: dict[str, str] = {
     "tiny-model": "harness.tiny_model:main",
+    "swe-validate": "harness.swe.validate:main",
     "serve": "harness.serve:main",
 }
 

@@ -168,6 +168,7 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     scores = score_records(store.scores_path)
     meta = {p.id: p.meta for p in problems}
     m = metrics_mod.compute(scores, meta, task.group_fields())
+    m.update(task.extra_metrics(scores))
     missing = [p.id for p in problems if targets.get(p.id, 0) == 0]
     m["problems_loaded"] = len(problems)
     m["problems_without_samples"] = missing

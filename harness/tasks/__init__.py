@@ -38,6 +38,10 @@ class Task(ABC):
         """Problem meta fields to break pass@1 down by (e.g. subject, level)."""
         return list(self.cfg.get("group_by") or [])
 
+    def extra_metrics(self, scores: list[Score]) -> dict[str, Any]:
+        """Task-specific metrics merged into metrics.json (e.g. SWE-bench's `resolved`)."""
+        return {}
+
 
 def load_rows(cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows of a dataset, from a local file (`task.data_files`) or the hub (`task.dataset`).
@@ -116,4 +120,8 @@ def build_task(task_cfg: Mapping[str, Any], prompt_cfg: Mapping[str, Any]) -> Ta
         from harness.tasks.math import MathTask
 
         return MathTask(task_cfg, prompt_cfg)
-    raise ConfigError("task.family", f"unknown task family {family!r} (known: math)")
+    if family == "swebench":
+        from harness.tasks.swebench import SWEBenchTask
+
+        return SWEBenchTask(task_cfg, prompt_cfg)
+    raise ConfigError("task.family", f"unknown task family {family!r} (known: math, swebench)")
