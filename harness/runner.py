@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 # Keys that do not change what a run measures: a rerun that differs only in these resumes.
 _NOT_IDENTITY = {
     "model": ("tensor_parallel_size", "engine", "price"),
-    "backend": ("tensor_parallel_size", "chunk_size", "engine_progress", "engine_kwargs",
+    "backend": ("tensor_parallel_size", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",
                 "gpu_memory_utilization", "enforce_eager", "samples_per_batch", "device",
                 "concurrency", "timeout", "max_retries"),
 }

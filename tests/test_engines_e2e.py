@@ -51,7 +51,9 @@ def test_vllm_end_to_end(tiny_model, tmp_path):
         by_problem.setdefault(s["id"], set()).add(s["text"])
     assert sum(len(v) for v in by_problem.values()) > 6
     # a rerun of the same configuration after completion starts a new run, never overwrites
-    run_harness("backend=vllm", *SMALL, f"results_dir={tmp_path}", "sampling.max_tokens=8")
+    # (and a small in-flight window exercises the streaming refill of the engine)
+    run_harness("backend=vllm", *SMALL, f"results_dir={tmp_path}", "sampling.max_tokens=8",
+                "backend.max_inflight_samples=3")
     assert len(list((tmp_path / "runs").iterdir())) == 2
 
 

