@@ -82,7 +82,7 @@ lint: install
 	$(PY) -m ruff check harness tests
 
 bench: install
-	$(PY) -m harness.bench $(BENCH_ARGS)
+	$(PY) -m harness.bench --mean-tokens 5000 $(BENCH_ARGS)
 
 clean:
 	rm -rf .cache/vllm .cache/torchinductor .cache/vllm-rpc .pytest_cache
