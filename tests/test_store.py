@@ -56,3 +56,14 @@ def test_redact():
     assert r["backend"]["api_key_env"] == "OPENAI_API_KEY"
     assert r["backend"]["headers"]["Authorization"] == REDACTED
     assert r["model"] == {"name": "m", "token": None}
+
+
+def test_bad_line_in_the_middle_is_an_error_naming_file_and_line(tmp_path):
+    import pytest
+
+    p = tmp_path / "s.jsonl"
+    p.write_text('{"a": 1}\n{bad\n{"a": 2}\n')
+    with pytest.raises(ValueError, match=r"s.jsonl:2: invalid JSON"):
+        list(read_jsonl(p))
+    p.write_text('{"a": 1}\n{bad\n')  # the same damage on the last line is a torn write
+    assert [r for _, r in read_jsonl(p)] == [{"a": 1}]
