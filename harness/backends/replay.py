@@ -8,6 +8,13 @@ The number of samples per problem is whatever the file holds. Ids are matched as
 whose id is not in the dataset is an error naming the id and the line; problems without any line
 are reported. The file is streamed twice (once to plan, once to replay); it is never held in
 memory.
+
+SWE-bench predictions files are accepted too, as written by SWE-agent, mini-swe-agent, Agentless
+and the swebench harness itself: records {"instance_id", "model_name_or_path", "model_patch"},
+as JSONL (one per line), a JSON list, or a JSON object keyed by instance id. Each record becomes a
+completion whose text is the patch inside <patch></patch> tags (an empty or null patch becomes an
+empty completion); several records for one instance are its samples 0..n-1. A JSON (not JSONL)
+file is read whole.
 """
 
 from __future__ import annotations
@@ -26,6 +33,26 @@ from harness.types import Completion, Problem, Request
 log = logging.getLogger(__name__)
 
 TEXT_KEYS = ("completion", "text", "response", "output")
+PATCH_KEY = "model_patch"
+
+
+def _is_prediction(rec: Any) -> bool:
+    return isinstance(rec, dict) and "instance_id" in rec and PATCH_KEY in rec and "id" not in rec
+
+
+def _from_prediction(rec: dict[str, Any]) -> dict[str, Any]:
+    patch = rec.get(PATCH_KEY)
+    text = f"<patch>\n{patch}</patch>" if isinstance(patch, str) and patch.strip() else ""
+    return {"id": rec["instance_id"], "completion": text, "finish_reason": "stop"}
+
+
+def _prediction_records(data: Any) -> list[dict[str, Any]] | None:
+    """A whole-file JSON of predictions (list, or object keyed by instance id) as records, or None."""
+    if isinstance(data, list) and data and all(_is_prediction(r) for r in data):
+        return [_from_prediction(r) for r in data]
+    if isinstance(data, dict) and data and all(isinstance(v, dict) and PATCH_KEY in v for v in data.values()):
+        return [_from_prediction({"instance_id": v.get("instance_id", k), **v}) for k, v in data.items()]
+    return None
 
 
 class ReplayBackend(Backend):
@@ -46,6 +73,19 @@ class ReplayBackend(Backend):
                 "problems_without_samples": len(self.missing)}
 
     def _records(self) -> Iterator[tuple[int, str, int | None, dict[str, Any]]]:
+        if self.path.suffix.lower() == ".json":  # a SWE-bench predictions file (list or dict)
+            try:
+                data = json.loads(self.path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as e:
+                raise DataError(f"{self.path}: invalid JSON: {e}") from e
+            preds = _prediction_records(data)
+            if preds is None:
+                raise DataError(f"{self.path}: a .json replay file must hold SWE-bench predictions (a list of, "
+                                f"or an object keyed by instance id of, {{\"instance_id\", \"model_patch\"}}); "
+                                f"completions go in JSONL")
+            for i, rec in enumerate(preds, 1):
+                yield i, str(rec["id"]), None, rec
+            return
         with open(self.path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
                 if not line.strip():
@@ -54,6 +94,12 @@ class ReplayBackend(Backend):
                     rec = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise DataError(f"{self.path}:{lineno}: invalid JSON: {e}") from e
+                if _is_prediction(rec):
+                    rec = _from_prediction(rec)
+                elif isinstance(rec, dict) and "id" not in rec and (preds := _prediction_records(rec)) is not None:
+                    for p in preds:  # a one-line JSON object keyed by instance id
+                        yield lineno, str(p["id"]), None, p
+                    continue
                 if "id" not in rec:
                     raise DataError(f"{self.path}:{lineno}: no \"id\" field")
                 if not any(k in rec for k in TEXT_KEYS):
