@@ -72,7 +72,7 @@ def _answer_text(text: str, reasoning_separate: bool = False) -> str | None:
 
 def extract_patch(text: str) -> Extracted:
     """The diff a completion proposes, or None (see the module docstring for the order)."""
-    answer = _answer_text(text or "")
+    answer = _answer_text((text or "").replace("\r\n", "\n").replace("\r", "\n"))
     if answer is None:
         return Extracted(None, "think_unclosed")
     tags = _PATCH_TAG.findall(answer)

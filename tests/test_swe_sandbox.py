@@ -1,0 +1,303 @@
+"""The local executor: grading, and containment of hostile patches and tests.
+
+Limits are small so that each attempt takes a few seconds. Every hostile attempt is followed by
+checks that nothing appeared outside the attempt directory, that no process of the attempt
+survived, and that the next (gold) attempt still resolves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness.sandbox import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
+from harness.swe import Instance
+from harness.swe.grading import exit_code_consistent, grade, parse_pytest_log
+from harness.swe.repos import RepoStore, build_repo_from_dir, git
+
+BASE = {
+    "demo/__init__.py": "from .core import add\n",
+    "demo/core.py": "def add(a, b):\n    return a - b\n",
+    "tests/__init__.py": "",
+    "tests/test_core.py": "from demo import add\n\n\ndef test_zero():\n    assert add(0, 0) == 0\n",
+}
+GOLD = """diff --git a/demo/core.py b/demo/core.py
+--- a/demo/core.py
++++ b/demo/core.py
+@@ -1,2 +1,2 @@
+ def add(a, b):
+-    return a - b
++    return a + b
+"""
+TEST_PATCH = """diff --git a/tests/test_core.py b/tests/test_core.py
+--- a/tests/test_core.py
++++ b/tests/test_core.py
+@@ -3,3 +3,7 @@ from demo import add
+ 
+ def test_zero():
+     assert add(0, 0) == 0
++
++
++def test_add():
++    assert add(2, 3) == 5
+"""
+
+
+def _root() -> Path:
+    """A work root that an unprivileged sandbox uid can traverse (pytest's tmp_path cannot)."""
+    d = Path(tempfile.mkdtemp(prefix="harness-swe-test-"))
+    os.chmod(d, 0o711)
+    return d
+
+
+@pytest.fixture(scope="module")
+def env():
+    root = _root()
+    src = root / "src" / "demo"
+    for rel, text in BASE.items():
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text(text)
+    cache = root / "cache"
+    sha = build_repo_from_dir(src, cache / "local__demo")
+    work = root / "work"
+    work.mkdir()
+    os.chmod(work, 0o711)
+    yield {"root": root, "sha": sha, "store": RepoStore(cache), "work": work}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _instance(env, test_patch: str = TEST_PATCH) -> Instance:
+    return Instance.from_row({
+        "instance_id": "local__demo-1", "repo": "local/demo", "base_commit": env["sha"], "patch": GOLD,
+        "test_patch": test_patch, "problem_statement": "add() subtracts",
+        "FAIL_TO_PASS": json.dumps(["tests/test_core.py::test_add"]),
+        "PASS_TO_PASS": ["tests/test_core.py::test_zero"],
+    })
+
+
+def _executor(env, **limits) -> LocalExecutor:
+    lim = dict(timeout=10, cpu_seconds=10, address_space=1 << 30, memory=1 << 30, file_size=16 << 20,
+               nproc=32, nofile=256)
+    lim.update(limits)
+    return LocalExecutor(env["store"], Limits(**lim), work_root=str(env["work"]))
+
+
+def _sandbox_processes() -> list[int]:
+    if not containment().uid_switch:
+        return []
+    return [p for uid in _uids_in_use() for p in _pids_of_uid(uid)]
+
+
+def _uids_in_use() -> set[int]:
+    uids = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                uid = os.stat(entry.path).st_uid
+            except OSError:
+                continue
+            if UID_BASE <= uid < UID_BASE + UID_SPAN:
+                uids.add(uid)
+    return uids
+
+
+def _assert_clean(env, result) -> None:
+    assert list(env["work"].iterdir()) == [], "attempt directory left behind"
+    assert not (env["root"] / "outside").exists()
+    assert not (env["work"] / "outside").exists()
+    assert _sandbox_processes() == []
+    gold = _executor(env).evaluate(_instance(env), GOLD)
+    assert gold.resolved, gold.summary()
+
+
+def _hostile_patch(body: str) -> str:
+    """A model patch that replaces demo/core.py with `body` (hostile code run at import)."""
+    old = BASE["demo/core.py"].splitlines()
+    new = body.splitlines()
+    lines = [f"-{x}" for x in old] + [f"+{x}" for x in new]
+    return (f"diff --git a/demo/core.py b/demo/core.py\n--- a/demo/core.py\n+++ b/demo/core.py\n"
+            f"@@ -1,{len(old)} +1,{len(new)} @@\n" + "\n".join(lines) + "\n")
+
+
+# --- grading -----------------------------------------------------------------------------------
+
+LOG = """
+tests/test_core.py::test_zero PASSED
+=========================== short test summary info ============================
+PASSED tests/test_core.py::test_zero
+FAILED tests/test_core.py::test_add - assert -1 == 5
+SKIPPED tests/test_core.py::test_skip
+"""
+
+
+def test_log_parser_and_rules():
+    status = parse_pytest_log(LOG)
+    assert status == {"tests/test_core.py::test_zero": "PASSED", "tests/test_core.py::test_add": "FAILED",
+                      "tests/test_core.py::test_skip": "SKIPPED"}
+    resolved, report, _ = grade(LOG, 1, ["tests/test_core.py::test_add"], ["tests/test_core.py::test_zero"])
+    assert not resolved and report["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_add"]
+    # skipped keeps a PASS_TO_PASS test; a skipped or missing FAIL_TO_PASS test fails
+    ok, report, _ = grade(LOG, 1, [], ["tests/test_core.py::test_zero", "tests/test_core.py::test_skip"])
+    assert ok
+    ok, report, _ = grade(LOG, 1, ["tests/test_core.py::test_skip", "tests/test_core.py::nope"], [])
+    assert not ok and len(report["FAIL_TO_PASS"]["failure"]) == 2
+
+
+def test_exit_code_must_agree_with_the_log():
+    passed = "PASSED t.py::a\nPASSED t.py::b\n"
+    assert grade(passed, 0, ["t.py::a"], ["t.py::b"])[0]
+    assert not grade(passed, 1, ["t.py::a"], ["t.py::b"])[0]  # printed PASSED lines, but pytest failed
+    assert not grade(passed, 2, ["t.py::a"], [])[0]
+    assert not grade(passed, -9, ["t.py::a"], [])[0]
+    assert not exit_code_consistent(0, {"t.py::a": "FAILED"})[0]
+
+
+# --- the executor ------------------------------------------------------------------------------
+
+
+def test_gold_resolves_empty_does_not_and_base_fails(env):
+    ex = _executor(env)
+    gold = ex.evaluate(_instance(env), GOLD)
+    assert gold.status == "ok" and gold.resolved, gold.summary()
+    assert gold.tests["FAIL_TO_PASS"]["success"] == ["tests/test_core.py::test_add"]
+    assert ex.evaluate(_instance(env), "").status == "no_patch"
+    noop = "diff --git a/NOTES b/NOTES\nnew file mode 100644\n--- /dev/null\n+++ b/NOTES\n@@ -0,0 +1 @@\n+x\n"
+    base = ex.evaluate(_instance(env), noop)
+    assert base.status == "ok" and not base.resolved
+    assert base.tests["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_add"]
+    assert list(env["work"].iterdir()) == []
+
+
+def test_model_cannot_edit_the_tests(env):
+    cheat = """diff --git a/tests/test_core.py b/tests/test_core.py
+--- a/tests/test_core.py
++++ b/tests/test_core.py
+@@ -3,3 +3,7 @@ from demo import add
+ 
+ def test_zero():
+     assert add(0, 0) == 0
++
++
++def test_add():
++    pass
+"""
+    r = _executor(env).evaluate(_instance(env), cheat)
+    assert r.status == "ok" and not r.resolved  # test files are reset before the test patch
+
+
+def test_patch_that_does_not_apply(env):
+    bad = GOLD.replace("return a - b", "return a * b")
+    r = _executor(env).evaluate(_instance(env), bad)
+    assert r.status == "apply_failed" and r.detail
+
+
+@pytest.mark.parametrize("patch, reason", [
+    ("diff --git a/../outside b/../outside\nnew file mode 100644\n--- /dev/null\n+++ b/../outside\n@@ -0,0 +1 @@\n+x\n",
+     "rejected_traversal"),
+    ("diff --git a/x b/x\n--- /dev/null\n+++ /tmp/harness-abs-outside\n@@ -0,0 +1 @@\n+x\n", "rejected_absolute_path"),
+    ("diff --git a/demo/link b/demo/link\nnew file mode 120000\n--- /dev/null\n+++ b/demo/link\n@@ -0,0 +1 @@\n+/etc\n",
+     "rejected_symlink"),
+    ("diff --git a/.git/hooks/post-checkout b/.git/hooks/post-checkout\nnew file mode 100755\n--- /dev/null\n"
+     "+++ b/.git/hooks/post-checkout\n@@ -0,0 +1,2 @@\n+#!/bin/sh\n+touch /tmp/harness-hook-ran\n", "rejected_git_dir"),
+])
+def test_unsafe_patches_are_rejected(env, patch, reason):
+    r = _executor(env).evaluate(_instance(env), patch)
+    assert r.status == reason, r.summary()
+    assert not Path("/tmp/harness-abs-outside").exists() and not Path("/tmp/harness-hook-ran").exists()
+    _assert_clean(env, r)
+
+
+def test_writes_outside_the_working_copy_are_contained(env):
+    marker = f"/tmp/harness-escape-{uuid.uuid4().hex}"
+    body = (
+        "import os\n"
+        "for p in (os.path.join(os.getcwd(), '..', 'outside'), os.path.join(os.getcwd(), '..', '..', 'outside'),\n"
+        f"          {marker!r}, os.path.expanduser('~/.bashrc')):\n"
+        "    try:\n"
+        "        open(p, 'w').write('x')\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "def add(a, b):\n    return a + b\n"
+    )
+    r = _executor(env).evaluate(_instance(env), _hostile_patch(body))
+    assert r.status == "ok"
+    assert not Path(marker).exists(), "files the tests leave in /tmp are removed"
+    _assert_clean(env, r)
+
+
+def test_sleep_forever_times_out(env):
+    body = "import time\ntime.sleep(10_000)\ndef add(a, b):\n    return a + b\n"
+    r = _executor(env, timeout=3).evaluate(_instance(env), _hostile_patch(body))
+    assert r.status == "timeout" and "wall_clock" in r.limits and not r.resolved
+    _assert_clean(env, r)
+
+
+def test_background_process_is_killed(env):
+    body = ("import subprocess, sys\n"
+            "subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); time.sleep(10_000)'])\n"
+            "def add(a, b):\n    return a + b\n")
+    r = _executor(env).evaluate(_instance(env), _hostile_patch(body))
+    assert r.status == "ok" and r.resolved  # the tests pass; the daemon must not outlive them
+    _assert_clean(env, r)
+
+
+def test_unbounded_allocation_hits_the_address_space_limit(env):
+    body = "blocks = []\nwhile True:\n    blocks.append(bytearray(64 << 20))\n"
+    r = _executor(env).evaluate(_instance(env), _hostile_patch(body))
+    assert r.status == "ok" and not r.resolved and "memory" in r.limits, r.summary()
+    _assert_clean(env, r)
+
+
+def test_huge_file_hits_the_file_size_limit(env):
+    body = ("with open('big.bin', 'wb') as f:\n"
+            "    for _ in range(64):\n"
+            "        f.write(b'0' * (8 << 20))\n"
+            "def add(a, b):\n    return a + b\n")
+    r = _executor(env).evaluate(_instance(env), _hostile_patch(body))
+    assert r.status == "ok" and not r.resolved and "file_size" in r.limits, r.summary()
+    _assert_clean(env, r)
+
+
+def test_network_is_cut(env):
+    if not containment().netns:
+        pytest.skip("network namespaces are not available here")
+    test_patch = TEST_PATCH + (
+        "diff --git a/tests/test_net.py b/tests/test_net.py\nnew file mode 100644\n--- /dev/null\n"
+        "+++ b/tests/test_net.py\n@@ -0,0 +1,5 @@\n+import socket\n+\n+\n"
+        "+def test_connect():\n+    socket.create_connection(('192.0.2.1', 80), timeout=3).close()\n"
+    )
+    inst = _instance(env, test_patch)
+    r = _executor(env).evaluate(inst, GOLD)
+    assert r.status == "ok" and "network" in r.limits, r.summary()
+    assert r.resolved  # test_connect is neither FAIL_TO_PASS nor PASS_TO_PASS
+    _assert_clean(env, r)
+
+
+def test_fork_bomb_in_the_test_patch_is_contained(env):
+    c = containment()
+    if not c.process_limit:
+        pytest.skip("no per-attempt process limit on this machine (needs root: uid switch or a pids cgroup)")
+    test_patch = TEST_PATCH + (
+        "diff --git a/tests/test_bomb.py b/tests/test_bomb.py\nnew file mode 100644\n--- /dev/null\n"
+        "+++ b/tests/test_bomb.py\n@@ -0,0 +1,12 @@\n+import os\n+import time\n+\n+\n"
+        "+def test_bomb():\n+    while True:\n+        try:\n+            os.fork()\n+        except OSError:\n"
+        "+            time.sleep(0.05)\n+\n+\n"
+    )
+    r = _executor(env, timeout=5).evaluate(_instance(env, test_patch), GOLD)
+    assert r.status in ("timeout", "ok") and not r.resolved, r.summary()
+    _assert_clean(env, r)
+
+
+def test_repo_store_export_is_a_fresh_copy(env, tmp_path):
+    dest = tmp_path / "copy"
+    env["store"].export("local/demo", env["sha"], dest)
+    assert (dest / "demo" / "core.py").read_text() == BASE["demo/core.py"]
+    assert git(["status", "--porcelain"], dest).stdout == b""
+    # the source repository's objects are not shared
+    assert not (dest / ".git" / "objects" / "info" / "alternates").exists()
