@@ -186,7 +186,12 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     m["benchmark"] = cfg["task"].get("benchmark", task.name)
     m["protocol"] = manifest.get("protocol")
     write_json(store.metrics_path, m)
-    store.update_manifest(status="complete", completed=_now())
+    # samples whose generation failed (API errors) keep the run open: the same command resumes it
+    # and generates exactly those again
+    gen_errors = sum(1 for s in scores if s.finish_reason == "error")
+    if gen_errors:
+        log.warning("%d samples have no generation (errors); rerun the same command to retry them", gen_errors)
+    store.update_manifest(status="incomplete" if gen_errors else "complete", completed=_now())
     return store, m
 
 
