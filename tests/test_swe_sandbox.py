@@ -35,18 +35,19 @@ GOLD = """diff --git a/demo/core.py b/demo/core.py
 -    return a - b
 +    return a + b
 """
-TEST_PATCH = """diff --git a/tests/test_core.py b/tests/test_core.py
---- a/tests/test_core.py
-+++ b/tests/test_core.py
-@@ -3,3 +3,7 @@ from demo import add
- 
- def test_zero():
-     assert add(0, 0) == 0
-+
-+
-+def test_add():
-+    assert add(2, 3) == 5
-"""
+TEST_PATCH = "\n".join([
+    "diff --git a/tests/test_core.py b/tests/test_core.py",
+    "--- a/tests/test_core.py",
+    "+++ b/tests/test_core.py",
+    "@@ -3,3 +3,7 @@ from demo import add",
+    " ",
+    " def test_zero():",
+    "     assert add(0, 0) == 0",
+    "+",
+    "+",
+    "+def test_add():",
+    "+    assert add(2, 3) == 5",
+]) + "\n"
 
 
 def _root() -> Path:
@@ -175,18 +176,7 @@ def test_gold_resolves_empty_does_not_and_base_fails(env):
 
 
 def test_model_cannot_edit_the_tests(env):
-    cheat = """diff --git a/tests/test_core.py b/tests/test_core.py
---- a/tests/test_core.py
-+++ b/tests/test_core.py
-@@ -3,3 +3,7 @@ from demo import add
- 
- def test_zero():
-     assert add(0, 0) == 0
-+
-+
-+def test_add():
-+    pass
-"""
+    cheat = TEST_PATCH.replace("assert add(2, 3) == 5", "pass")
     r = _executor(env).evaluate(_instance(env), cheat)
     assert r.status == "ok" and not r.resolved  # test files are reset before the test patch
 
