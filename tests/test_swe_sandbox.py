@@ -204,6 +204,8 @@ def test_unsafe_patches_are_rejected(env, patch, reason):
 
 
 def test_writes_outside_the_working_copy_are_contained(env):
+    if not containment().uid_switch:
+        pytest.skip("without root the tests run under the caller's uid and can write where it can")
     marker = f"/tmp/harness-escape-{uuid.uuid4().hex}"
     body = (
         "import os\n"
