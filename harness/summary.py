@@ -16,19 +16,23 @@ def render(m: Mapping[str, Any], run_dir: str) -> None:
 
     console = Console(stderr=False, width=None if Console().is_terminal else 160)
     t = Table(title="evaluation summary", show_lines=False)
-    for col in ("task", "model", "pass@1 ± SE", f"cons@{m.get('k', 'k')}", "truncated %",
+    swe = m.get("resolved") is not None
+    headline = "resolved ± SE" if swe else "pass@1 ± SE"
+    for col in ("task", "model", headline, f"cons@{m.get('k', 'k')}", "truncated %",
                 "no answer %", "tokens/sample", "problems × samples", "wall time"):
         t.add_column(col, justify="right" if col not in ("task", "model") else "left")
     if not m.get("problems"):
         console.print(f"[yellow]no samples were scored[/yellow]; run directory: {run_dir}")
         return
-    se = m.get("pass@1_se_generation")
+    value, se = m["pass@1"], m.get("pass@1_se_generation")
+    if swe:  # over all instances: those without a sample count as unresolved
+        value, se = m["resolved"], m.get("resolved_se_generation")
     tokens = m.get("mean_output_tokens")
     spp = m["samples_per_problem"]
     k = str(spp["max"]) if spp["min"] == spp["max"] else f"{spp['min']}-{spp['max']}"
     t.add_row(
         str(m.get("task")), str(m.get("model")),
-        f"{_pct(m['pass@1'])} ± {_pct(se)}",
+        f"{_pct(value)} ± {_pct(se)}",
         _pct(m.get("cons@k")),
         _pct(m.get("truncated_rate")), _pct(m.get("no_answer_rate")),
         "-" if tokens is None else f"{tokens:.0f}",
@@ -37,6 +41,12 @@ def render(m: Mapping[str, Any], run_dir: str) -> None:
     )
     console.print(t)
     console.print(f"SE: generation (questions fixed); question SE = {_pct(m.get('pass@1_se_question'))}")
+    if swe:
+        d = m.get("swe") or {}
+        console.print(
+            f"patches: applied {d.get('applied', 0)}, rejected {d.get('rejected', 0)}, "
+            f"no patch {d.get('no_patch', 0)}, apply failed {d.get('apply_failed', 0)}, "
+            f"timed out {d.get('timed_out', 0)}, errored {d.get('errored', 0)}")
     if m.get("problems_without_samples"):
         console.print(f"[yellow]{len(m['problems_without_samples'])} problems had no samples[/yellow]")
     u = m.get("usage") or {}

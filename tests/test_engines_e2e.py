@@ -14,7 +14,6 @@ import time
 from collections import Counter
 
 import pytest
-
 from conftest import ROOT, only_run, read_jsonl, run_harness
 
 pytestmark = pytest.mark.engine

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import AIME_SAMPLE, MATH_SAMPLE, only_run, read_jsonl, run_harness
 
 CORRECT = "<think>\nLet me work through this carefully. {noise}\n</think>\nSo the answer is $\\boxed{{{ans}}}$."
@@ -16,7 +15,7 @@ def _write_replay(path, rows, plan):
     """plan[i] = list of outcomes per sample for problem i: 'c' correct, 'w' wrong, 'n' no answer,
     't' truncated inside the think block."""
     with open(path, "w") as f:
-        for r, outcomes in zip(rows, plan):
+        for r, outcomes in zip(rows, plan, strict=True):
             for o in outcomes:
                 if o == "c":
                     text, fin = CORRECT.format(noise="step " * 50, ans=r["answer"]), "stop"
