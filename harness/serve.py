@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -187,9 +188,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info("starting: %s", " ".join(cmd))
     proc = subprocess.Popen(cmd, env=serve_env())
 
-    def forward(signum, frame):  # stop the server with us
-        stop(proc)
-        sys.exit(128 + signum)
+    def forward(signum, frame):
+        # Stop the server with us. Only signal here: the main thread may be inside proc.wait(),
+        # which a second wait from this handler would deadlock on. A server that ignores SIGTERM
+        # is killed after a grace period.
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            killer = threading.Timer(30, lambda: proc.poll() is None and proc.kill())
+            killer.daemon = True
+            killer.start()
 
     signal.signal(signal.SIGTERM, forward)
     try:
