@@ -34,11 +34,12 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval serve bench-serve tiny-model test test-fast lint bench clean
+.PHONY: help install eval report serve bench-serve tiny-model test test-fast lint bench clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
 	@echo "make serve MODEL=.. [PORT=8000] [ARGS='hydra overrides | --dry-run | -- vllm args']   (then make eval MODEL=.. BACKEND=openai)"
+	@echo "make report [ARGS='--all | --json | --results-dir D | --out F']   (run reports + results/LEADERBOARD.md)"
 	@echo "make test | make test-fast | make lint | make tiny-model | make install [EXTRAS=vllm]"
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml $(LOCK)
@@ -70,6 +71,9 @@ tiny-model: install
 eval: install
 	@mkdir -p $(VLLM_RPC_BASE_PATH)
 	$(PY) -m harness $(OVERRIDES)
+
+report: install
+	$(PY) -m harness report $(ARGS)
 
 test: install
 	@mkdir -p $(VLLM_RPC_BASE_PATH)

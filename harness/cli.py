@@ -52,6 +52,13 @@ def _eval_main() -> None:
             log.error("%s", e)
             sys.exit(2)
         render(metrics, str(store.path))
+        try:  # the run's results are on disk already: a report failure must not lose them
+            from harness.report import after_eval
+
+            log.info("leaderboard: %s", after_eval(plain.get("results_dir") or "results"))
+        except Exception as e:
+            log.error("could not rebuild the run report and leaderboard (%s: %s); "
+                      "the run is complete, retry with `make report`", type(e).__name__, e)
 
     _main()
 
@@ -61,6 +68,7 @@ SUBCOMMANDS: dict[str, str] = {
     "tiny-model": "harness.tiny_model:main",
     "swe-validate": "harness.swe.validate:main",
     "serve": "harness.serve:main",
+    "report": "harness.report:main",
 }
 
 
