@@ -1,0 +1,208 @@
+"""Verdict statistics against hand-computed cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.verdict import (
+    Sides,
+    VerdictConfig,
+    cons_rates,
+    cons_sides,
+    decide,
+    external_sides,
+    generation_se,
+    majority,
+    pass1_sides,
+    protocol_differences,
+    se_at_k,
+    se_bound,
+    share_of_gap,
+)
+
+CFG = VerdictConfig(tolerance=0.03, confidence=0.95, max_interval_width=0.10)
+Z95 = 1.959963984540054
+
+
+def test_z_from_confidence():
+    assert CFG.z == pytest.approx(Z95, abs=1e-9)
+    assert VerdictConfig(0.03, 0.9, 0.1).z == pytest.approx(1.6448536269514722, abs=1e-9)
+
+
+def test_generation_se_by_hand():
+    # p = 1, .5, .25, 0 with 4 samples each: sum p(1-p)/4 = (0 + .25 + .1875 + 0) / 4 = .109375
+    counts = [(4, 4), (4, 2), (4, 1), (4, 0)]
+    assert generation_se(counts) == pytest.approx(math.sqrt(0.109375) / 4)
+    assert generation_se(counts) == pytest.approx(0.0826797, abs=1e-7)
+
+
+def test_claim_k64_against_run_k4():
+    counts = [(4, 4), (4, 2), (4, 1), (4, 0)]
+    s = pass1_sides(counts, k_claim=64)
+    assert not s.bound
+    # run: sqrt(.4375 / 4) / 4 ; claim: sqrt(.4375 / 64) / 4 (same per-problem rates, 16x the samples)
+    assert s.se_measured == pytest.approx(math.sqrt(0.4375 / 4) / 4)
+    assert s.se_claim == pytest.approx(math.sqrt(0.4375 / 64) / 4)
+    assert s.se_claim == pytest.approx(s.se_measured / 4)
+    assert s.combined == pytest.approx(math.sqrt(0.4375 / 4 / 16 + 0.4375 / 64 / 16))
+    assert s.combined == pytest.approx(0.0852243, abs=1e-7)
+    v = decide(0.4375, 0.40, s, CFG)
+    assert v.gap == pytest.approx(0.0375)
+    assert v.lo == pytest.approx(0.0375 - Z95 * 0.0852243, abs=1e-6)
+    assert v.verdict == "inconclusive"
+
+
+def test_run_k1_uses_the_bound_and_is_inconclusive():
+    # AIME: 30 problems, one sample each, 15 correct. Per-problem variance cannot be estimated
+    # from one sample: both sides use sqrt(p(1-p)/(k N)).
+    counts = [(1, 1)] * 15 + [(1, 0)] * 15
+    s = pass1_sides(counts, k_claim=64)
+    assert s.bound
+    assert s.se_measured == pytest.approx(math.sqrt(0.25 / 30))
+    assert s.se_claim == pytest.approx(math.sqrt(0.25 / (64 * 30)))
+    v = decide(0.5, 0.5, s, CFG)
+    assert v.gap == 0
+    assert v.width == pytest.approx(2 * Z95 * math.sqrt(0.25 / 30 + 0.25 / 1920))
+    assert v.width > 0.35
+    assert v.verdict == "inconclusive"
+    assert v.bound
+
+
+def test_same_rates_many_samples_reproduce():
+    # 30 problems, half solved 58/64 times, half 6/64: p(1-p) = 0.0849 for each; SE per side
+    # sqrt(30 * 0.0849 / 64) / 30 = 0.0066, combined 0.0094, half-width 1.8 points
+    counts = [(64, 58)] * 15 + [(64, 6)] * 15
+    s = pass1_sides(counts, k_claim=64)
+    pq = (58 / 64) * (6 / 64)
+    assert s.se_measured == pytest.approx(math.sqrt(30 * pq / 64) / 30)
+    assert decide(0.5, 0.5, s, CFG).verdict == "reproduced"
+    assert decide(0.5, 0.6, s, CFG).verdict == "below"
+    assert decide(0.5, 0.4, s, CFG).verdict == "above"
+    # every problem at p = .5 is the noisiest case: the same value cannot be called reproduced
+    flat = pass1_sides([(64, 32)] * 30, k_claim=64)
+    assert Z95 * flat.combined > 0.03
+    assert decide(0.5, 0.5, flat, CFG).verdict == "inconclusive"
+
+
+def test_unstated_claim_k_counts_as_one_and_greedy_claim_has_no_noise():
+    counts = [(4, 2)] * 10
+    assert pass1_sides(counts, None).se_claim == pytest.approx(se_at_k([0.5] * 10, 1))
+    assert pass1_sides(counts, None, claim_greedy=True).se_claim == 0.0
+
+
+def test_exact_ties_on_the_band_edge_without_noise():
+    zero = Sides(0.0, 0.0, False)
+    # gap exactly -3.0 points (decimal inputs, float arithmetic): on the edge is inside
+    assert decide(0.525, 0.555, zero, CFG).verdict == "reproduced"
+    assert decide(0.585, 0.555, zero, CFG).verdict == "reproduced"
+    assert decide(0.524, 0.555, zero, CFG).verdict == "below"
+    assert decide(0.586, 0.555, zero, CFG).verdict == "above"
+
+
+def test_interval_touching_the_band_edge():
+    se = 0.01 / Z95  # half-width exactly 1 point
+    s = Sides(se, 0.0, False)
+    # interval [-5, -3]: touches -3 from outside -> not significantly below, not inside
+    v = decide(0.46, 0.50, s, CFG)
+    assert v.hi == pytest.approx(-0.03)
+    assert v.verdict == "inconclusive"
+    # interval [-3, -1]: touches -3 from inside -> reproduced
+    assert decide(0.48, 0.50, s, CFG).verdict == "reproduced"
+    # interval [+3, +5]: not above
+    assert decide(0.54, 0.50, s, CFG).verdict == "inconclusive"
+    # interval [-5.01, -3.01]: below
+    assert decide(0.4599, 0.50, s, CFG).verdict == "below"
+
+
+def test_interval_width_exactly_the_maximum():
+    wide = VerdictConfig(tolerance=0.06, confidence=0.95, max_interval_width=0.10)
+    s = Sides(0.05 / Z95, 0.0, False)  # width exactly 10 points
+    assert decide(0.5, 0.5, s, wide).verdict == "reproduced"
+    narrower = VerdictConfig(tolerance=0.06, confidence=0.95, max_interval_width=0.099)
+    v = decide(0.5, 0.5, s, narrower)
+    assert v.verdict == "inconclusive"
+    assert "wide" in v.why
+
+
+def test_wide_interval_entirely_outside_is_still_below():
+    s = Sides(0.1, 0.0, False)  # width ~39 points, far above the maximum
+    assert decide(0.1, 0.9, s, CFG).verdict == "below"
+
+
+def test_forced_inconclusive_and_missing_se():
+    zero = Sides(0.0, 0.0, False)
+    v = decide(0.5, 0.5, zero, CFG, force_inconclusive="subset: 10 of 500 problems")
+    assert (v.verdict, v.why) == ("inconclusive", "subset: 10 of 500 problems")
+    assert decide(0.5, 0.5, Sides(math.nan, 0.0, False), CFG).verdict == "inconclusive"
+
+
+def test_se_bound_and_external_sides():
+    assert se_bound(0.5, 64, 30) == pytest.approx(math.sqrt(0.25 / 1920))
+    assert se_bound(0.0, 4, 500) == 0.0
+    s = external_sides(0.508, 64, 30, 0.555, 64)
+    assert s.bound
+    assert s.se_measured == pytest.approx(math.sqrt(0.508 * 0.492 / 1920))
+    assert s.se_claim == pytest.approx(math.sqrt(0.555 * 0.445 / 1920))
+    # the bound is an upper bound of the per-problem estimate at any rates with the same mean
+    rates = [1.0, 0.5, 0.25, 0.0]
+    assert se_at_k(rates, 4) <= se_bound(sum(rates) / 4, 4, 4) + 1e-12
+
+
+def test_majority_vote_and_cons_se():
+    assert majority([("1", True), ("2", False), ("2", False)]) is False
+    assert majority([("1", True), ("2", False)]) is True  # tie: first seen wins
+    assert majority([(None, False), ("2", False), ("1", True), ("1", True)]) is True
+    assert majority([(None, False)]) is False
+    always = [[("7", True)] * 4] * 5
+    assert cons_rates(always, 64, 20) == [1.0] * 5
+    s = cons_sides(always, 4, 64, 20)
+    assert (s.se_measured, s.se_claim) == (0.0, 0.0)
+    half = [[("1", True), ("2", False)]]
+    q = cons_rates(half, 1, 4000)[0]
+    assert abs(q - 0.5) < 0.05
+    # deterministic: same inputs, same estimate
+    assert cons_rates(half, 3, 100) == cons_rates(half, 3, 100)
+
+
+def test_protocol_differences_are_all_listed():
+    run = {"k": 4, "temperature": 0.6, "top_p": 0.95, "max_tokens": 64, "system_prompt": None,
+           "instruction": "Please reason step by step.", "framework": "harness"}
+    claim = {"k": 64, "temperature": 0.6, "top_p": 0.95, "max_tokens": 32768, "system_prompt": None,
+             "framework": "Agentless"}
+    assert protocol_differences(run, claim, problems=18, benchmark_problems=500) == [
+        "subset: 18 of 500 problems",
+        "max_tokens: measured 64, claim 32768",
+        "k: measured 4, claim 64",
+        "framework: measured harness, claim Agentless",
+    ]
+    # a k range covers the run's k; unstated keys are not compared
+    assert protocol_differences(run, {"k": [4, 64]}) == []
+    assert protocol_differences(run, {"k": [8, 64], "temperature": 0.8, "system_prompt": "be brief"}) == [
+        "temperature: measured 0.6, claim 0.8",
+        "k: measured 4, claim 8-64",
+        "system prompt: measured none, claim be brief",
+    ]
+
+
+def test_share_of_gap():
+    assert share_of_gap(-0.10, 0.04) == pytest.approx(0.4)
+    assert share_of_gap(-0.10, 0.25) == 1.0
+    assert share_of_gap(0.02, 0.1) is None
+
+
+def test_verdict_config_file_and_errors(tmp_path):
+    cfg = VerdictConfig.load()
+    assert 0 < cfg.tolerance < 0.2 and 0 < cfg.confidence < 1 and cfg.max_interval_width > 0
+    p = tmp_path / "v.yaml"
+    p.write_text("verdict:\n  tolerance: 2\n  confidence: 0.9\n  max_interval_width: 8\n")
+    c = VerdictConfig.load(p)
+    assert (c.tolerance, c.confidence, c.max_interval_width) == (0.02, 0.9, 0.08)
+    p.write_text("tolerance: 2\nconfidence: 1.5\nmax_interval_width: 8\n")
+    with pytest.raises(ConfigError, match="confidence"):
+        VerdictConfig.load(p)
+    p.write_text("tolerance: 2\nconfidence: 0.9\nmax_interval_width: 8\nsubset: ignore\n")
+    with pytest.raises(ConfigError, match="subset"):
+        VerdictConfig.load(p)
