@@ -442,7 +442,7 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     if comp["differences"]:
         parts.append("protocol differences: " + "; ".join(comp["differences"]))
     v = comp["verdict"]
-    if v["verdict"] == "inconclusive" and v["why"]:
+    if v["verdict"] == "inconclusive" and v["why"] and v["why"] not in comp["differences"]:
         parts.append(f"inconclusive: {v['why']}")
     d = comp.get("diagnosis") or {}
     if d.get("truncated_share") is not None:
@@ -455,6 +455,17 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     who = "our run" if x["kind"] == "run" else x["label"]
     return (f"{x['model_display']}, {who} vs {comp['claim']['label']} ({comp['metric']}): "
             + ". ".join(p[0].upper() + p[1:] for p in parts) + ".")
+
+
+PLOT_ORDER = ("claimed vs measured", "pass@k and cons@k", "accuracy vs token budget")
+
+
+def _plot_order(plots: Mapping[str, str]) -> list[tuple[str, str]]:
+    return sorted(plots.items(), key=lambda kv: (PLOT_ORDER.index(kv[0]) if kv[0] in PLOT_ORDER else 9, kv[0]))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 class _Notes:
@@ -494,8 +505,9 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
     runs_line += " (all runs)" if data["all_runs"] else " (latest per model, task and protocol)"
     if c["runs_skipped"]:
         runs_line += f", {c['runs_skipped']} unfinished or unreadable skipped"
-    L.append(f"Inputs: {runs_line}; {c['claims']} claims from {c['claim_sources']} sources; "
-             f"{c['external_results']} published reproduction results from {c['external_sources']} sources.")
+    L.append(f"Inputs: {runs_line}; {_plural(c['claims'], 'claim')} from {_plural(c['claim_sources'], 'source')}; "
+             f"{_plural(c['external_results'], 'published reproduction result')} from "
+             f"{_plural(c['external_sources'], 'source')}.")
     L.append("")
     L.append("## Summary")
     L.append("")
@@ -548,7 +560,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                 L.append(f"| {_md_escape(u['model_display'])} | {u['metric']} | {pct(u['value'])} | "
                          f"[{u['label']}]({u['url']}), {_md_escape(u['table'])} |")
             L.append("")
-        for name, path in sorted((data.get("plots") or {}).get(b["key"], {}).items()):
+        for name, path in _plot_order((data.get("plots") or {}).get(b["key"], {})):
             L.append(f"![{b['name']}: {name}]({path})")
             L.append("")
     if data["runs_without_verdicts"]:
@@ -569,7 +581,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
         for task, plots in sorted((data.get("plots") or {}).items()):
             if task in BENCHMARKS:
                 continue
-            for name, path in sorted(plots.items()):
+            for name, path in _plot_order(plots):
                 L.append(f"![{task}: {name}]({path})")
                 L.append("")
     if notes.items:
@@ -670,7 +682,7 @@ def render_run_report(run: RunData, entry: Mapping[str, Any], plots: Mapping[str
     if plots:
         L.append("## Plots")
         L.append("")
-        for name, path in sorted(plots.items()):
+        for name, path in _plot_order(plots):
             L.append(f"![{name}]({path})")
             L.append("")
     return "\n".join(L)
