@@ -26,7 +26,7 @@ _NOT_IDENTITY = {
     "model": ("tensor_parallel_size", "engine", "price"),
     "backend": ("tensor_parallel_size", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",
                 "gpu_memory_utilization", "enforce_eager", "samples_per_batch", "device",
-                "concurrency", "timeout", "max_retries"),
+                "concurrency", "timeout", "max_retries", "base_url", "api_key_env", "backoff", "check_model"),
 }
 
 

@@ -112,6 +112,21 @@ def test_calls_that_keep_failing_become_errored_samples_and_a_resume_retries_exa
     assert m["usage"]["errors"] == 6  # summed over both invocations: the first one's errors stay on record
 
 
+def test_a_resume_may_use_another_server_address_and_transport_settings(fake, tmp_path):
+    """The server's address (e.g. `make serve` restarted on another port), the key variable and the
+    retry settings do not change what is measured: the rerun resumes the same run."""
+    fake.rule(PROBLEMS[0]["problem"], "status:503")
+    harness(fake, tmp_path, "task.limit=2", "sampling.k=2", "backend.max_retries=0")
+    run = only_run(tmp_path)
+    with FakeOpenAI(answers=ANSWERS) as other:
+        harness(other, tmp_path, "task.limit=2", "sampling.k=2", "backend.max_retries=3", "backend.concurrency=1",
+                "backend.backoff.base=0.5")
+        assert len(other.chat_hits()) == 1
+    assert only_run(tmp_path) == run
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["samples"] == 4 and m["pass@1"] == 1.0
+
+
 def test_no_api_key_in_any_file_of_the_run_or_in_the_logs(fake, tmp_path, monkeypatch):
     key = f"sk-leaktest-{uuid.uuid4().hex}"
     monkeypatch.setenv("HARNESS_LEAK_TEST_KEY", key)
