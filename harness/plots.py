@@ -20,7 +20,7 @@ from harness.verdict import majority  # noqa: E402
 FORMATS = ("png", "svg")
 _RC = {
     "svg.hashsalt": "harness-report",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",
     "font.size": 9,
     "axes.grid": True,
     "grid.alpha": 0.3,
