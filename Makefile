@@ -63,7 +63,7 @@ serve: install
 
 bench-serve: install
 	@mkdir -p $(VLLM_RPC_BASE_PATH)
-	HF_HUB_OFFLINE=1 $(PY) -m harness.bench_serve $(ARGS)
+	$(PY) -m harness.bench_serve $(ARGS)
 
 tiny-model: install
 	$(PY) -m harness tiny-model --out .cache/tiny-llama

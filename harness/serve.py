@@ -105,11 +105,12 @@ def wait_ready(base_url: str, proc: subprocess.Popen | None = None, timeout: flo
     """Poll GET {base_url}/models until the server answers; the served model ids. Fails early
     when the server process exits."""
     deadline = time.monotonic() + timeout
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never via a proxy
     while True:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"the server exited with code {proc.returncode} before it was ready")
         try:
-            with urllib.request.urlopen(f"{base_url}/models", timeout=5) as r:
+            with opener.open(f"{base_url}/models", timeout=5) as r:
                 return [m["id"] for m in json.load(r).get("data", [])]
         except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
             pass

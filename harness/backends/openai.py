@@ -314,11 +314,15 @@ class OpenAIBackend(Backend):
     def _client(self):
         import openai
 
+        extra: dict[str, Any] = {}
+        if self.profile.loopback:  # a local server is reached directly, whatever proxy the environment sets
+            extra["http_client"] = openai.DefaultAsyncHttpxClient(trust_env=False, timeout=self.timeout)
         return openai.AsyncOpenAI(
             base_url=self.profile.base_url,
             api_key=self._api_key or NO_KEY,   # always explicit: never the client's own env lookup
             max_retries=0,                     # retries are ours, so they are counted
             timeout=self.timeout,
+            **extra,
         )
 
     def _scrub(self, text: str) -> str:
