@@ -262,7 +262,8 @@ class OpenAIBackend(Backend):
         self._served: list[str] | None = None
         self._not_before = 0.0          # loop time before which no call is sent (shared Retry-After)
         self.counters: Counter[str] = Counter()
-        self.sleeps: deque[tuple[str, float]] = deque(maxlen=10_000)  # (reason, seconds) of every backoff
+        self.sleeps: deque[tuple[str, float]] = deque(maxlen=10_000)  # (reason, seconds) of the latest backoffs
+        self.backoff_seconds = 0.0
         self.sent: dict[str, Any] = {}  # the sampling fields of the last request body, for the record
         self.served_models: Counter[str] = Counter()
         self._warned = 0
@@ -419,7 +420,7 @@ class OpenAIBackend(Backend):
     def usage(self) -> dict[str, Any]:
         u: dict[str, Any] = {k: self.counters.get(k, 0) for k in ("requests", "retries", "errors", "rate_limited")}
         u.update({k: v for k, v in self.counters.items() if k not in u})
-        u["backoff_seconds"] = round(sum(s for _, s in self.sleeps), 3)
+        u["backoff_seconds"] = round(self.backoff_seconds, 3)
         if self.sent:
             u["sent"] = dict(self.sent)
         if self.served_models:
@@ -501,6 +502,7 @@ class OpenAIBackend(Backend):
             if failure.retry_after is not None:
                 self._not_before = max(self._not_before, loop.time() + delay)
             self.sleeps.append((failure.reason, delay))
+            self.backoff_seconds += delay
             self._warn(f"{call.request.problem_id}: {failure.reason} ({failure.message}); "
                        f"retry {attempt}/{self.max_retries} in {delay:.1f}s")
             await self._sleep(delay)
