@@ -56,6 +56,13 @@ def validate(cfg: Mapping[str, Any]) -> SamplingParams:
                 "sampling.max_tokens",
                 f"{params.max_tokens} leaves no room for the prompt within model.max_model_len={mml}",
             )
+    backend = cfg["backend"].get("name")
+    if model.get("api") and backend in ("vllm", "hf"):
+        raise ConfigError(
+            "backend.name",
+            f"model {model['name']!r} is served by an API (its config has an `api:` block): "
+            f"use backend=openai (or BACKEND=openai with make), not {backend}",
+        )
     tp = cfg["backend"].get("tensor_parallel_size")
     if tp is not None and (not isinstance(tp, int) or tp < 1):
         raise ConfigError("backend.tensor_parallel_size", f"must be an integer >= 1, got {tp!r}")

@@ -116,6 +116,20 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
 
     progress = bool(cfg.get("progress", True))
     backend = build_backend(cfg["backend"], cfg["model"])
+    overrides = backend.protocol_overrides()
+    if overrides:  # record what was really used, and what was asked for
+        proto = dict(store.read_manifest().get("protocol") or {})
+        requested = proto.pop("requested", {})
+        for key, value in overrides.items():
+            if key not in requested and proto.get(key) != value:
+                requested[key] = proto.get(key)
+            proto[key] = value
+        if requested:
+            proto["requested"] = requested
+            log.warning("the %s backend does not use %s as configured: the protocol records %s",
+                        backend.name, ", ".join(sorted(requested)),
+                        ", ".join(f"{k}={overrides[k]}" for k in sorted(requested)))
+        store.update_manifest(protocol=proto)
     targets = backend.plan(problems, params.k)
     have = store.sample_index()
     requests: list[Request] = []
@@ -204,8 +218,13 @@ def usage_summary(scores, manifest: Mapping[str, Any], model_cfg: Mapping[str, A
         for k, v in (inv.get("usage") or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 counters[k] = counters.get(k, 0) + v
-    tokens_in = sum(s.prompt_tokens or 0 for s in scores)
-    tokens_out = sum(s.output_tokens or 0 for s in scores)
+    # APIs bill a prompt once per call, not once per sample: prefer their billed counts
+    tokens_in = counters.pop("api_prompt_tokens", None)
+    tokens_out = counters.pop("api_completion_tokens", None)
+    if tokens_in is None:
+        tokens_in = sum(s.prompt_tokens or 0 for s in scores)
+    if tokens_out is None:
+        tokens_out = sum(s.output_tokens or 0 for s in scores)
     gen_s = sum(inv.get("generation_seconds", 0) for inv in invocations)
     u: dict[str, Any] = {"prompt_tokens": tokens_in, "output_tokens": tokens_out,
                          "generation_seconds": round(gen_s, 2), **counters}

@@ -39,6 +39,12 @@ def test_invalid_values_name_the_key(tmp_path, override, key):
     assert not (tmp_path / "runs").exists()  # nothing was started
 
 
+def test_api_model_on_a_local_engine_is_a_config_error(tmp_path):
+    proc = run_harness("model=o1", "backend=vllm", f"results_dir={tmp_path}", check=False)
+    assert proc.returncode == 2
+    assert "config error at `backend.name`" in proc.stderr and "backend=openai" in proc.stderr
+
+
 def test_unit_validation_messages():
     from harness.config import sampling_params
     from harness.errors import ConfigError

@@ -161,6 +161,10 @@ def test_o1_protocol_records_what_was_sent_and_the_cost(fake, tmp_path, monkeypa
         assert b["reasoning_effort"] == "medium"
     backend = manifest["backend"]
     assert backend["protocol_overrides"]["temperature"] == 1.0
+    # the run's protocol (what claims are compared against) says what the API really used
+    for proto in (manifest["protocol"], m["protocol"]):
+        assert proto["temperature"] == 1.0 and proto["top_p"] == 1.0 and proto["seed"] is None
+        assert proto["requested"]["temperature"] == 0.6 and proto["requested"]["top_p"] == 0.95
     assert backend["base_url"] == fake.base_url and backend["api_key_env"] == "OPENAI_API_KEY"
     u = m["usage"]
     expected = u["prompt_tokens"] / 1e6 * 15.0 + u["output_tokens"] / 1e6 * 60.0

@@ -33,6 +33,11 @@ class Backend(ABC):
         """Facts about the engine for the manifest (versions, device, resolved model path)."""
         return {"name": self.name}
 
+    def protocol_overrides(self) -> dict[str, Any]:
+        """Sampling fields the engine or API does not honour as configured, with the value it
+        really uses (e.g. o1 ignores temperature); merged into the run's protocol record."""
+        return {}
+
     def usage(self) -> dict[str, Any]:
         """Counters of the last generate() call for the run record, e.g. {"requests": 30,
         "retries": 2, "errors": 0}. Token counts come from the completions themselves."""
