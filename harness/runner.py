@@ -55,7 +55,9 @@ def protocol(cfg: Mapping[str, Any], params, prompt_cfg: Mapping[str, Any]) -> d
         "seed": params.seed,
         "system_prompt": prompt_cfg.get("system"),
         "prompt_template": prompt_cfg.get("template"),
-        "instruction": prompt_cfg.get("instruction"),
+        # the model's instruction is part of the prompt only where the task's template uses it
+        "instruction": (prompt_cfg.get("instruction")
+                        if "{instruction}" in str(prompt_cfg.get("template") or "") else None),
         "backend": cfg["backend"]["name"],
         "framework": "harness",
     }

@@ -120,8 +120,12 @@ def build_task(task_cfg: Mapping[str, Any], prompt_cfg: Mapping[str, Any]) -> Ta
         from harness.tasks.math import MathTask
 
         return MathTask(task_cfg, prompt_cfg)
+    if family == "gpqa":
+        from harness.tasks.gpqa import GPQATask
+
+        return GPQATask(task_cfg, prompt_cfg)
     if family == "swebench":
         from harness.tasks.swebench import SWEBenchTask
 
         return SWEBenchTask(task_cfg, prompt_cfg)
-    raise ConfigError("task.family", f"unknown task family {family!r} (known: math, swebench)")
+    raise ConfigError("task.family", f"unknown task family {family!r} (known: math, gpqa, swebench)")
