@@ -19,7 +19,6 @@ import random
 import re
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from harness.errors import ConfigError, DataError
 from harness.scoring.math import answer_region, extract_answer, normalise
@@ -78,7 +77,8 @@ def _clean(s: str) -> str:
 
 
 def _text_key(s: str) -> str:
-    s = _clean(s).lower()
+    s = _clean(s).lower().replace("$", "")
+    s = re.sub(r"\\[,;:! ]", " ", s)  # LaTeX spacing commands
     return re.sub(r"\s+", " ", s).strip()
 
 
