@@ -6,7 +6,7 @@ and a list of claims; an external-results file has the same shape with `results:
 `claims:` and a `k` per result. Values are percentages, as printed. See docs/claims.md.
 
 Benchmark keys are checked against BENCHMARKS below, an explicit registry: a claim may name a
-benchmark for which no task config exists yet (gpqa_diamond, math), but never an unknown one.
+benchmark for which no task config exists yet (math), but never an unknown one.
 """
 
 from __future__ import annotations
