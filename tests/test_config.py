@@ -57,3 +57,16 @@ def test_unit_validation_messages():
         sampling_params({"sampling": {**base, "temperature": "hot"}})
     with pytest.raises(ConfigError, match="greedy"):
         sampling_params({"sampling": {**base, "temperature": 0, "k": 4}})
+
+
+def test_slurm_launcher_config_composes_with_the_models_gpu_count():
+    from hydra import compose, initialize_config_dir
+
+    from harness.cli import CONFIG_DIR
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="eval", overrides=["hydra/launcher=slurm", "model=r1-distill-qwen-32b"],
+                      return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.launcher.gpus_per_node == 2  # the 32B distill runs with tensor parallel size 2
+    assert cfg.hydra.launcher.max_num_timeout == 3

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import AIME_SAMPLE, MATH_SAMPLE, only_run, read_jsonl, run_harness
+from conftest import AIME_SAMPLE, MATH_SAMPLE, ROOT, only_run, read_jsonl, run_harness
 
 CORRECT = "<think>\nLet me work through this carefully. {noise}\n</think>\nSo the answer is $\\boxed{{{ans}}}$."
 WRONG = "<think>\nHmm, I think it is \\boxed{{{ans}}}.\n</think>\nThe answer is $\\boxed{{999}}$."
@@ -108,3 +108,16 @@ def test_parquet_data_files(tmp_path):
     run_harness("task=aime24", f"task.data_files={tmp_path / 'aime.parquet'}", "backend=replay",
                 f"backend.path={tmp_path / 'outs.jsonl'}", f"results_dir={res}")
     assert json.loads((only_run(res) / "metrics.json").read_text())["pass@1"] == 1.0
+
+
+def test_multirun_sweep_gives_one_run_per_configuration(tmp_path):
+    rows = [json.loads(line) for line in AIME_SAMPLE.read_text().splitlines()]
+    (tmp_path / "outs.jsonl").write_text(
+        "".join(json.dumps({"id": r["id"], "completion": f"\\boxed{{{r['answer']}}}"}) + "\n" for r in rows))
+    res = tmp_path / "results"
+    run_harness("-m", "task=aime24", f"task.data_files={AIME_SAMPLE}", "backend=replay",
+                f"backend.path={tmp_path / 'outs.jsonl'}", f"results_dir={res}",
+                "model=r1-distill-qwen-1.5b,r1-distill-llama-8b")
+    runs = sorted(p.name for p in (res / "runs").iterdir())
+    assert len(runs) == 2 and any("r1-distill-llama-8b" in r for r in runs)
+    assert not (ROOT / "multirun").exists()  # Hydra's own sweep files stay under .cache
