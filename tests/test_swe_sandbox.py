@@ -90,9 +90,27 @@ def _executor(env, **limits) -> LocalExecutor:
 
 
 def _sandbox_processes() -> list[int]:
+    """Processes left running under a sandbox uid whose attempt has ended. A uid still claimed
+    (its lock held) belongs to an attempt running elsewhere at the same time, e.g. another test
+    session on the same machine, and is not a leak."""
     if not containment().uid_switch:
         return []
-    return [p for uid in _uids_in_use() for p in _pids_of_uid(uid)]
+    return [p for uid in _uids_in_use() if not _claimed_elsewhere(uid) for p in _pids_of_uid(uid)]
+
+
+def _claimed_elsewhere(uid: int) -> bool:
+    import fcntl
+
+    lock = Path(tempfile.gettempdir()) / "harness-sandbox-uids" / f"{uid}.lock"
+    if not lock.exists():
+        return False
+    with open(lock) as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
 
 
 def _uids_in_use() -> set[int]:
