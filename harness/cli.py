@@ -69,6 +69,7 @@ SUBCOMMANDS: dict[str, str] = {
     "swe-validate": "harness.swe.validate:main",
     "serve": "harness.serve:main",
     "report": "harness.report:main",
+    "lm-eval": "harness.lmeval:main",
 }
 
 
