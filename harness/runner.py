@@ -6,7 +6,6 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ log = logging.getLogger(__name__)
 
 # Keys that do not change what a run measures: a rerun that differs only in these resumes.
 _NOT_IDENTITY = {
-    "model": ("tensor_parallel_size", "engine", "price"),
+    "model": ("tensor_parallel_size", "engine", "price", "display_name"),
     "backend": ("tensor_parallel_size", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",
                 "gpu_memory_utilization", "enforce_eager", "samples_per_batch", "device",
                 "concurrency", "timeout", "max_retries", "base_url", "api_key_env", "backoff", "check_model"),
@@ -251,10 +250,6 @@ def _record_invocation(store: RunStore, invocation: dict[str, Any]) -> dict[str,
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
-def sampling_dict(params) -> dict[str, Any]:
-    return asdict(params)
 
 
 def env_defaults() -> None:
