@@ -35,12 +35,13 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval lm-eval report serve bench-serve tiny-model test test-fast lint bench clean
+.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint bench clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
 	@echo "make serve MODEL=.. [PORT=8000] [ARGS='hydra overrides | --dry-run | -- vllm args']   (then make eval MODEL=.. BACKEND=openai)"
 	@echo "make lm-eval LMEVAL_TASKS=gsm8k [MODEL=..] [BACKEND=vllm|hf] [ARGS='data_files=F limit=N ...']   (lm-eval tasks as runs)"
+	@echo "make nightly [PLAN=configs/nightly/gpu.yaml] [ARGS='--only NAME | --dry-run']   (every entry, then the leaderboard)"
 	@echo "make report [ARGS='--all | --json | --results-dir D | --out F']   (run reports + results/LEADERBOARD.md)"
 	@echo "make test | make test-fast | make lint | make tiny-model | make install [EXTRAS=vllm]"
 
@@ -78,6 +79,10 @@ lm-eval: install
 	@test -n "$(LMEVAL_TASKS)" || { echo "name the lm-eval task(s): make lm-eval LMEVAL_TASKS=gsm8k [MODEL=..] [ARGS=..]"; exit 2; }
 	@mkdir -p $(VLLM_RPC_BASE_PATH)
 	$(PY) -m harness lm-eval --tasks $(LMEVAL_TASKS) $(if $(MODEL),--model $(MODEL)) $(if $(BACKEND),--backend $(BACKEND)) $(ARGS)
+
+nightly: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	$(PY) -m harness nightly $(if $(PLAN),--plan $(PLAN)) $(ARGS)
 
 report: install
 	$(PY) -m harness report $(ARGS)

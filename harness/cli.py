@@ -70,6 +70,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "harness.serve:main",
     "report": "harness.report:main",
     "lm-eval": "harness.lmeval:main",
+    "nightly": "harness.nightly:main",
 }
 
 
