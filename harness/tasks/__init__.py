@@ -38,9 +38,25 @@ class Task(ABC):
         """Problem meta fields to break pass@1 down by (e.g. subject, level)."""
         return list(self.cfg.get("group_by") or [])
 
+    def chat(self, user: str) -> list[Message]:
+        """The model's system prompt (when it has one) and the user turn."""
+        messages: list[Message] = []
+        if self.prompt_cfg.get("system"):
+            messages.append({"role": "system", "content": self.prompt_cfg["system"]})
+        messages.append({"role": "user", "content": user})
+        return messages
+
     def extra_metrics(self, scores: list[Score]) -> dict[str, Any]:
         """Task-specific metrics merged into metrics.json (e.g. SWE-bench's `resolved`)."""
         return {}
+
+
+def sample_score(problem: Problem, completion: Completion, correct: bool, extracted: str | None,
+                 reason: str) -> Score:
+    """The Score of one completion, carrying its finish reason and token counts along."""
+    return Score(id=problem.id, sample=completion.sample, correct=correct, extracted=extracted,
+                 reason=reason, finish_reason=completion.finish_reason,
+                 output_tokens=completion.output_tokens, prompt_tokens=completion.prompt_tokens)
 
 
 def load_rows(cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:

@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 
 from harness.errors import ConfigError, DataError
 from harness.scoring.math import answer_region, extract_answer, normalise
-from harness.tasks import Task, load_rows, require_fields
+from harness.tasks import Task, load_rows, require_fields, sample_score
 from harness.types import Completion, Message, Problem, Score
 
 LETTERS = "ABCD"
@@ -185,27 +185,14 @@ class GPQATask(Task):
         user = self.template.format(
             **problem.inputs, instruction=self.prompt_cfg.get("instruction") or ""
         ).strip()
-        messages: list[Message] = []
-        if self.prompt_cfg.get("system"):
-            messages.append({"role": "system", "content": self.prompt_cfg["system"]})
-        messages.append({"role": "user", "content": user})
-        return messages
+        return self.chat(user)
 
     def choices(self, problem: Problem) -> dict[str, str]:
         return {letter: problem.inputs[letter] for letter in LETTERS}
 
     def score(self, problem: Problem, completion: Completion) -> Score:
         def result(correct: bool, extracted: str | None, reason: str) -> Score:
-            return Score(
-                id=problem.id,
-                sample=completion.sample,
-                correct=correct,
-                extracted=extracted,
-                reason=reason,
-                finish_reason=completion.finish_reason,
-                output_tokens=completion.output_tokens,
-                prompt_tokens=completion.prompt_tokens,
-            )
+            return sample_score(problem, completion, correct, extracted, reason)
 
         if completion.error is not None or completion.finish_reason == "error":
             return result(False, None, "error")
