@@ -54,7 +54,7 @@ ifeq ($(EXTRAS),cpu)
 	$(PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec 2>/dev/null || true
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 else
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS),hf,dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS),hf,swe,dev]"
 endif
 	@touch $@
 
