@@ -21,8 +21,9 @@ Per attempt:
    - a minimal environment: PATH, HOME and TMPDIR inside the attempt directory,
      PYTHONHASHSEED=0, TZ=UTC, a UTF-8 locale; nothing else from the parent (no tokens, no keys);
 
-6. the log is graded like swebench grades (harness.swe.grading); leftover processes are killed,
-   files the uid left in /tmp, /var/tmp and /dev/shm are removed, the directory is deleted.
+6. the log is graded by swebench's own grading code (harness.swe.grading); leftover processes
+   are killed, files the uid left in /tmp, /var/tmp and /dev/shm are removed, the directory is
+   deleted.
 
 Without root, the tests run under the caller's uid: the rlimits and the process-group kill
 still apply, but RLIMIT_NPROC then counts every process of the user, so the limit is raised by
@@ -632,7 +633,7 @@ class LocalExecutor:
             limits.append("wall_clock")
             return ExecResult(status=TIMEOUT, detail=f"tests exceeded {self.limits.timeout:g}s (killed)",
                               limits=limits, log_tail=text[-4000:])
-        resolved, report, note = grade(text, code, instance.fail_to_pass, instance.pass_to_pass)
+        resolved, report, note = grade(text, code, instance, workdir=root)
         return ExecResult(status=OK, resolved=resolved, tests=report, limits=limits, detail=note,
                           log_tail=text[-4000:])
 

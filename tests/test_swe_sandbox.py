@@ -1,4 +1,4 @@
-"""The local executor: grading, and containment of hostile patches and tests.
+"""The local executor: containment of hostile patches and tests (grading: test_swe_grading.py).
 
 Limits are small so that each attempt takes a few seconds. Every hostile attempt is followed by
 checks that nothing appeared outside the attempt directory, that no process of the attempt
@@ -18,7 +18,6 @@ import pytest
 
 from harness.sandbox import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
 from harness.swe import Instance
-from harness.swe.grading import exit_code_consistent, grade, parse_pytest_log
 from harness.swe.repos import RepoStore, build_repo_from_dir, git
 
 BASE = {
@@ -142,39 +141,6 @@ def _hostile_patch(body: str) -> str:
     lines = [f"-{x}" for x in old] + [f"+{x}" for x in new]
     return (f"diff --git a/demo/core.py b/demo/core.py\n--- a/demo/core.py\n+++ b/demo/core.py\n"
             f"@@ -1,{len(old)} +1,{len(new)} @@\n" + "\n".join(lines) + "\n")
-
-
-# --- grading -----------------------------------------------------------------------------------
-
-LOG = """
-tests/test_core.py::test_zero PASSED
-=========================== short test summary info ============================
-PASSED tests/test_core.py::test_zero
-FAILED tests/test_core.py::test_add - assert -1 == 5
-SKIPPED tests/test_core.py::test_skip
-"""
-
-
-def test_log_parser_and_rules():
-    status = parse_pytest_log(LOG)
-    assert status == {"tests/test_core.py::test_zero": "PASSED", "tests/test_core.py::test_add": "FAILED",
-                      "tests/test_core.py::test_skip": "SKIPPED"}
-    resolved, report, _ = grade(LOG, 1, ["tests/test_core.py::test_add"], ["tests/test_core.py::test_zero"])
-    assert not resolved and report["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_add"]
-    # skipped keeps a PASS_TO_PASS test; a skipped or missing FAIL_TO_PASS test fails
-    ok, report, _ = grade(LOG, 1, [], ["tests/test_core.py::test_zero", "tests/test_core.py::test_skip"])
-    assert ok
-    ok, report, _ = grade(LOG, 1, ["tests/test_core.py::test_skip", "tests/test_core.py::nope"], [])
-    assert not ok and len(report["FAIL_TO_PASS"]["failure"]) == 2
-
-
-def test_exit_code_must_agree_with_the_log():
-    passed = "PASSED t.py::a\nPASSED t.py::b\n"
-    assert grade(passed, 0, ["t.py::a"], ["t.py::b"])[0]
-    assert not grade(passed, 1, ["t.py::a"], ["t.py::b"])[0]  # printed PASSED lines, but pytest failed
-    assert not grade(passed, 2, ["t.py::a"], [])[0]
-    assert not grade(passed, -9, ["t.py::a"], [])[0]
-    assert not exit_code_consistent(0, {"t.py::a": "FAILED"})[0]
 
 
 # --- the executor ------------------------------------------------------------------------------
