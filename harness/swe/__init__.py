@@ -11,15 +11,19 @@ patch resolves the issue:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.errors import DataError
+from harness.errors import DataError, HarnessError
 
 FIELDS = ("instance_id", "repo", "base_commit", "patch", "test_patch", "problem_statement",
           "FAIL_TO_PASS", "PASS_TO_PASS")
 OPTIONAL_FIELDS = ("hints_text", "version", "environment_setup_commit", "created_at")
+# What swebench 5.x's harness needs of an instance to run it in Docker (the SWE-bench/* hub datasets
+# carry them; the original princeton-nlp ones do not). Kept in Instance.extra and written back.
+HARNESS_FIELDS = ("image", "eval_script", "log_parser", "eval_type", "image_assets")
 
 # Outcome of one executed attempt (the sample's `reason`). Rejections are "rejected_<why>".
 OK = "ok"                  # the tests ran; resolved or not
@@ -27,6 +31,17 @@ NO_PATCH = "no_patch"      # no diff could be extracted from the completion (or 
 APPLY_FAILED = "apply_failed"
 TIMEOUT = "timeout"
 ERROR = "error"
+
+SWEBENCH_VERSION = "5.0.2"  # the version grading is tested with (pyproject's swe extra, the CPU lock)
+
+
+def require_swebench() -> None:
+    """SWE-bench tasks are graded by the swebench package: say how to get it when it is missing."""
+    if importlib.util.find_spec("swebench") is None:
+        raise HarnessError(
+            f"SWE-bench tasks are graded by the swebench package (swebench=={SWEBENCH_VERSION}), which is "
+            "not installed: pip install -e '.[swe]' (make install does it)"
+        )
 
 
 def _test_list(value: Any, field_name: str, iid: str) -> list[str]:
@@ -76,10 +91,11 @@ class Instance:
             hints_text=str(row.get("hints_text") or ""),
             version=None if row.get("version") is None else str(row["version"]),
             environment_setup_commit=row.get("environment_setup_commit"),
+            extra={k: row[k] for k in HARNESS_FIELDS if row.get(k) is not None},
         )
 
     def to_row(self) -> dict[str, Any]:
-        """The hub schema (test lists JSON-encoded), e.g. for the swebench harness."""
+        """The hub schema (test lists JSON-encoded) and the harness fields the row had."""
         return {
             "instance_id": self.instance_id, "repo": self.repo, "base_commit": self.base_commit,
             "patch": self.patch, "test_patch": self.test_patch,
@@ -87,6 +103,7 @@ class Instance:
             "FAIL_TO_PASS": json.dumps(list(self.fail_to_pass)),
             "PASS_TO_PASS": json.dumps(list(self.pass_to_pass)),
             "version": self.version, "environment_setup_commit": self.environment_setup_commit,
+            **self.extra,
         }
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.errors import ConfigError, DataError
 from harness.scoring.patch import extract_patch, patch_paths
-from harness.swe import ERROR, NO_PATCH, Instance
+from harness.swe import ERROR, NO_PATCH, Instance, require_swebench
 from harness.swe.repos import RepoStore, git
 from harness.tasks import Task, load_rows
 from harness.types import Completion, Message, Problem, Score
@@ -142,7 +142,9 @@ class SWEBenchTask(Task):
 
     # Loading ---------------------------------------------------------------------------------
     def load(self) -> list[Problem]:
-        if self.executor_cfg.get("kind", "local") == "docker":  # fail before generating anything
+        require_swebench()  # both executors grade with it: fail before generating anything
+        docker = self.executor_cfg.get("kind", "local") == "docker"
+        if docker:
             from harness.swe.docker import check_docker
 
             check_docker()
@@ -163,6 +165,10 @@ class SWEBenchTask(Task):
         limit = self.cfg.get("limit")
         if limit:
             instances = instances[: int(limit)]
+        if docker:
+            from harness.swe.docker import DockerExecutor
+
+            DockerExecutor.from_cfg(self.executor_cfg, check=False).check_instances(instances)
         counter = _TokenCounter.from_cfg(self.context_cfg, self.prompt_cfg)
         store = self.repos()
         problems = []
@@ -273,8 +279,7 @@ class SWEBenchTask(Task):
             elif kind == "docker":
                 from harness.swe.docker import DockerExecutor
 
-                self._executor = DockerExecutor.from_cfg(self.executor_cfg, dataset=self.cfg.get("dataset"),
-                                                         split=self.cfg.get("split") or "test")
+                self._executor = DockerExecutor.from_cfg(self.executor_cfg, split=self.cfg.get("split") or "test")
             else:
                 raise ConfigError("task.executor.kind", f"must be local or docker, got {kind!r}")
         return self._executor
