@@ -222,3 +222,16 @@ def test_repo_store_needs_a_cache():
 
     with pytest.raises(ConfigError, match="task.repo_cache"):
         RepoStore(None).path("django/django")
+
+
+def test_docker_run_without_harness_fields_stops_before_generating(work, monkeypatch):
+    import harness.swe.docker as dk
+    from harness.errors import ConfigError
+
+    monkeypatch.setattr(dk, "check_docker", lambda: None)  # no engine here; the data check comes next
+    cfg = task_cfg(work, executor={"kind": "docker", "docker": {"dataset_name": None}})
+    with pytest.raises(ConfigError, match="swe-mini__.*no image, eval_script, log_parser, eval_type"):
+        build_task(cfg, {"template": "{problem}"}).load()
+    cfg = task_cfg(work, executor={"kind": "docker", "docker": {"dataset_name": "SWE-bench/SWE-bench_Verified"}},
+                   limit=1)
+    assert len(build_task(cfg, {"template": "{problem}"}).load()) == 1
