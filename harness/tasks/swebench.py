@@ -30,7 +30,7 @@ from harness.errors import ConfigError, DataError
 from harness.scoring.patch import extract_patch, patch_paths
 from harness.swe import ERROR, NO_PATCH, Instance, require_swebench
 from harness.swe.repos import RepoStore, git
-from harness.tasks import Task, load_rows
+from harness.tasks import Task, load_rows, sample_score
 from harness.types import Completion, Message, Problem, Score
 
 log = logging.getLogger(__name__)
@@ -262,11 +262,7 @@ class SWEBenchTask(Task):
     def prompt(self, problem: Problem) -> list[Message]:
         template: str = self.prompt_cfg.get("template") or "{problem}"
         user = template.format(problem=problem.inputs["problem"], instruction="").strip()
-        messages: list[Message] = []
-        if self.prompt_cfg.get("system"):
-            messages.append({"role": "system", "content": self.prompt_cfg["system"]})
-        messages.append({"role": "user", "content": user})
-        return messages
+        return self.chat(user)
 
     # Scoring ---------------------------------------------------------------------------------
     def executor(self) -> Any:
@@ -286,9 +282,7 @@ class SWEBenchTask(Task):
 
     def score(self, problem: Problem, completion: Completion) -> Score:
         def result(correct: bool, extracted: str | None, reason: str) -> Score:
-            return Score(id=problem.id, sample=completion.sample, correct=correct, extracted=extracted,
-                         reason=reason, finish_reason=completion.finish_reason,
-                         output_tokens=completion.output_tokens, prompt_tokens=completion.prompt_tokens)
+            return sample_score(problem, completion, correct, extracted, reason)
 
         if completion.error is not None or completion.finish_reason == "error":
             return result(False, completion.error, ERROR)
