@@ -258,24 +258,38 @@ def _entry_common(where: str, e: Any, models: Mapping[str, str]) -> tuple[str, s
     return model, bench, metric, float(v)
 
 
-def load_claims_file(path: Path, models: Mapping[str, str]) -> list[Claim]:
+_ENTRY_KEYS = frozenset({"model", "benchmark", "metric", "value", "table", "section", "url", "protocol"})
+
+
+def _file_entries(path: Path, list_key: str, models: Mapping[str, str], extra_keys: frozenset[str]):
+    """The source and file-level protocol of a claims / external-results file, and an iterator of
+    its checked entries: (index, entry, where, (model, benchmark, metric, value))."""
     data = _load_yaml(path)
     source = _source(path, data)
     base = _protocol(f"{source.path}: protocol", data.get("protocol"))
-    entries = data.get("claims")
+    entries = data.get(list_key)
     if not isinstance(entries, list) or not entries:
-        raise ClaimsError(f"{source.path}: `claims` must be a non-empty list")
+        raise ClaimsError(f"{source.path}: `{list_key}` must be a non-empty list")
+
+    def checked():
+        for i, e in enumerate(entries):
+            where = f"{source.path}: entry {i}"
+            if isinstance(e, Mapping) and e.get("model") is not None:
+                where += f" ({e.get('model')} / {e.get('benchmark')} / {e.get('metric')})"
+            common = _entry_common(where, e, models)
+            unknown = sorted(set(e) - _ENTRY_KEYS - extra_keys)
+            if unknown:
+                raise ClaimsError(f"{where}: unknown key(s) {', '.join(unknown)}")
+            yield i, e, where, common
+
+    return source, base, checked()
+
+
+def load_claims_file(path: Path, models: Mapping[str, str]) -> list[Claim]:
+    source, base, entries = _file_entries(path, "claims", models, frozenset({"note"}))
     out: list[Claim] = []
     seen: dict[tuple[str, str, str], int] = {}
-    for i, e in enumerate(entries):
-        where = f"{source.path}: entry {i}"
-        if isinstance(e, Mapping) and e.get("model") is not None:
-            where += f" ({e.get('model')} / {e.get('benchmark')} / {e.get('metric')})"
-        model, bench, metric, value = _entry_common(where, e, models)
-        unknown = sorted(set(e) - {"model", "benchmark", "metric", "value", "table", "section",
-                                   "url", "protocol", "note"})
-        if unknown:
-            raise ClaimsError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for i, e, where, (model, bench, metric, value) in entries:
         key = (model, bench, metric)
         if key in seen:
             raise ClaimsError(f"{where}: duplicates entry {seen[key]} of the same source: one source, one "
@@ -295,22 +309,9 @@ def load_claims_file(path: Path, models: Mapping[str, str]) -> list[Claim]:
 
 
 def load_external_file(path: Path, models: Mapping[str, str]) -> list[ExternalResult]:
-    data = _load_yaml(path)
-    source = _source(path, data)
-    base = _protocol(f"{source.path}: protocol", data.get("protocol"))
-    entries = data.get("results")
-    if not isinstance(entries, list) or not entries:
-        raise ClaimsError(f"{source.path}: `results` must be a non-empty list")
+    source, base, entries = _file_entries(path, "results", models, frozenset({"k", "problems", "spread"}))
     out: list[ExternalResult] = []
-    for i, e in enumerate(entries):
-        where = f"{source.path}: entry {i}"
-        if isinstance(e, Mapping) and e.get("model") is not None:
-            where += f" ({e.get('model')} / {e.get('benchmark')} / {e.get('metric')})"
-        model, bench, metric, value = _entry_common(where, e, models)
-        unknown = sorted(set(e) - {"model", "benchmark", "metric", "value", "k", "problems", "spread",
-                                   "table", "section", "url", "protocol"})
-        if unknown:
-            raise ClaimsError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    for i, e, where, (model, bench, metric, value) in entries:
         k = e.get("k")
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
             raise ClaimsError(f"{where}: `k` (samples per problem, a positive integer) is required: "
