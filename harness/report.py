@@ -28,7 +28,7 @@ import yaml
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
 from harness.metrics import per_problem
-from harness.store import atomic_write, read_jsonl
+from harness.store import RunStore, atomic_write
 from harness.types import Score
 from harness.verdict import (
     GLYPH,
@@ -107,7 +107,7 @@ def load_run(run_dir: Path) -> RunData:
 
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    scores = [Score(**rec) for _, rec in read_jsonl(run_dir / "scores.jsonl")]
+    scores = list(RunStore(run_dir).iter_scores())
     model_info = manifest.get("model") or {}
     task_info = manifest.get("task") or {}
     model = str(model_info.get("name") or metrics.get("model") or "?")

@@ -13,7 +13,7 @@ from harness import metrics as metrics_mod
 from harness.backends import build_backend, derive_seed
 from harness.config import validate
 from harness.manifest import base_manifest
-from harness.scorer import score_file, score_records
+from harness.scorer import score_file
 from harness.store import RunStore, identity_hash, redact, write_json
 from harness.tasks import build_task
 from harness.types import Request
@@ -180,7 +180,7 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     score_seconds = time.time() - t0
     log.info("scored %d samples in %.1fs", n_scored, score_seconds)
 
-    scores = score_records(store.scores_path)
+    scores = list(store.iter_scores())
     meta = {p.id: p.meta for p in problems}
     m = metrics_mod.compute(scores, meta, task.group_fields())
     m.update(task.extra_metrics(scores))

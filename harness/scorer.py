@@ -133,10 +133,3 @@ def score_file(
         os.fsync(out.fileno())
     os.replace(tmp, scores_path)
     return len(kept)
-
-
-def score_records(path: Path) -> list[Score]:
-    from harness.store import read_jsonl
-
-    return [Score(**rec) for _, rec in read_jsonl(path)]
-

@@ -201,11 +201,6 @@ class RunStore:
             have[pid].add(s)
         return have
 
-    def iter_samples(self) -> Iterator[Completion]:
-        """Every completion on disk, in file order (duplicates included)."""
-        for _, rec in read_jsonl(self.samples_path):
-            yield Completion.from_json(rec)
-
     def sample_writer(self) -> SampleWriter:
         return SampleWriter(self.samples_path)
 
