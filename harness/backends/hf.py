@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -31,7 +32,7 @@ class HFBackend(Backend):
 
         cfg, model_cfg = self.cfg, self.model_cfg
         self.model_path = resolve_model_path(model_cfg)
-        revision = model_cfg.get("revision") if not _is_dir(self.model_path) else None
+        revision = model_cfg.get("revision") if not os.path.isdir(self.model_path) else None
         self.device = cfg.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = cfg.get("dtype") or model_cfg.get("dtype") or "auto"
         if self.device == "cpu" and dtype in ("bfloat16", "float16", "auto"):
@@ -93,9 +94,3 @@ class HFBackend(Backend):
 
     def close(self) -> None:
         self.model = None
-
-
-def _is_dir(path: str) -> bool:
-    import os
-
-    return os.path.isdir(path)
