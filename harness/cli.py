@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import sys
-from pathlib import Path
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
+from harness.paths import CONFIG_DIR as _CONFIG_PATH
+
+CONFIG_DIR = str(_CONFIG_PATH)  # the built-in configs (see harness.paths for the search path)
 
 log = logging.getLogger("harness")
 
 
-def _setup_logging() -> None:
+def setup_logging() -> None:
+    """Readable console logging (rich), once per process; quiet third-party loggers."""
     root = logging.getLogger()
     if not any(getattr(h, "_harness", False) for h in root.handlers):
         from rich.console import Console
@@ -33,6 +35,14 @@ def _setup_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+_setup_logging = setup_logging  # the former private name
+
+
+def exit_code(e: BaseException) -> int:
+    """2 for a config or data error, 3 when nothing was scored, 130 when interrupted."""
+    return int(getattr(e, "exit_code", 2))
+
+
 def _eval_main() -> None:
     import hydra
     from omegaconf import DictConfig, OmegaConf
@@ -43,13 +53,23 @@ def _eval_main() -> None:
         from harness.runner import env_defaults, run_eval
         from harness.summary import render
 
-        _setup_logging()
+        setup_logging()
         env_defaults()
-        plain = OmegaConf.to_container(cfg, resolve=True)
         try:
-            store, metrics = run_eval(plain)
+            plain = OmegaConf.to_container(cfg, resolve=True)
+            store, metrics = run_eval(plain)  # type: ignore[arg-type]
         except HarnessError as e:
             log.error("%s", e)
+            sys.exit(exit_code(e))
+        except KeyboardInterrupt:
+            log.error("interrupted before the run started; nothing was written")
+            sys.exit(130)
+        except Exception as e:  # interpolation errors and the like: one line, not Hydra's traceback
+            from omegaconf.errors import OmegaConfBaseException
+
+            if not isinstance(e, OmegaConfBaseException):
+                raise
+            log.error("config error: %s", str(e).splitlines()[0])
             sys.exit(2)
         render(metrics, str(store.path))
         try:  # the run's results are on disk already: a report failure must not lose them
@@ -88,7 +108,16 @@ def main() -> None:
         print("subcommands:", ", ".join(sorted(SUBCOMMANDS)), "\nevaluation help: python -m harness eval --help")
         return
     if argv and argv[0] == "eval":
-        sys.argv = [sys.argv[0], *argv[1:]]
+        argv = argv[1:]
+    from harness.compose import searchpath_override
+    from harness.errors import HarnessError
+
+    try:
+        extra = searchpath_override()
+    except HarnessError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    sys.argv = [sys.argv[0], *extra, *argv]
     _eval_main()
 
 

@@ -1,40 +1,45 @@
-"""One evaluation run: load -> prompt -> generate (resumable) -> score -> metrics -> summary."""
+"""One evaluation run: load -> prompt -> generate (resumable) -> score -> metrics -> summary.
+
+The config is parsed and validated once (harness.config.parse) before anything is loaded; the
+run directory is locked while a command works on it; the outcome of every invocation is
+recorded in the manifest (complete, incomplete, interrupted, failed)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness import metrics as metrics_mod
-from harness.backends import build_backend, derive_seed
-from harness.config import validate
+from harness.backends import Backend, build_backend, derive_seed
+from harness.config import EvalConfig, parse
+from harness.errors import DataError, HarnessError
 from harness.manifest import base_manifest
+from harness.runs.identity import MODEL_NOT_IDENTITY, run_identity
+from harness.runs.records import Invocation, Manifest, Metrics, RunStatus, utc_now
 from harness.scorer import score_file
-from harness.store import RunStore, identity_hash, redact, write_json
-from harness.tasks import build_task
-from harness.types import Request
+from harness.store import RunStore, identity_hash
+from harness.tasks import Task, build_task
+from harness.types import Problem, Request, SamplingParams, Score
 
 log = logging.getLogger(__name__)
 
-# Keys that do not change what a run measures: a rerun that differs only in these resumes.
-_NOT_IDENTITY = {
-    "model": ("tensor_parallel_size", "engine", "price", "display_name"),
-    "backend": ("tensor_parallel_size", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",
-                "gpu_memory_utilization", "enforce_eager", "samples_per_batch", "device",
-                "concurrency", "timeout", "max_retries", "base_url", "api_key_env", "backoff", "check_model"),
-}
+__all__ = ["MODEL_NOT_IDENTITY", "NothingScoredError", "Interrupted", "run_eval", "run_identity", "usage_summary"]
 
 
-def run_identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    ident: dict[str, Any] = {}
-    for section in ("model", "task", "sampling", "backend"):
-        drop = _NOT_IDENTITY.get(section, ())
-        ident[section] = {k: v for k, v in cfg[section].items() if k not in drop}
-    return ident
+class NothingScoredError(HarnessError):
+    """Every sample of the run failed to generate: there is no number to report."""
+
+    exit_code = 3
+
+
+class Interrupted(HarnessError):
+    """Ctrl-C or SIGTERM during the run; the run is marked interrupted and resumes on rerun."""
+
+    exit_code = 130
 
 
 def prompt_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,7 +48,7 @@ def prompt_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return p
 
 
-def protocol(cfg: Mapping[str, Any], params, prompt_cfg: Mapping[str, Any]) -> dict[str, Any]:
+def protocol(cfg: Mapping[str, Any], params: SamplingParams, prompt_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """What a claim's protocol is compared against."""
     return {
         "k": params.k,
@@ -62,8 +67,9 @@ def protocol(cfg: Mapping[str, Any], params, prompt_cfg: Mapping[str, Any]) -> d
     }
 
 
-def _attach_log(store: RunStore) -> logging.Handler:
-    h = logging.FileHandler(store.path / "run.log", encoding="utf-8")
+def attach_log(store: RunStore) -> logging.Handler:
+    """Copy the log into the run's run.log while the run is worked on."""
+    h = logging.FileHandler(store.log_path, encoding="utf-8")
     h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(h)
     return h
@@ -72,66 +78,83 @@ def _attach_log(store: RunStore) -> logging.Handler:
 def run_eval(cfg: Mapping[str, Any]) -> tuple[RunStore, dict[str, Any]]:
     """Run (or resume) the evaluation described by a resolved config (plain dict)."""
     t_start = time.time()
-    params = validate(cfg)
+    ec = parse(cfg)  # every config error surfaces here, before anything is loaded or created
     prompt_cfg = prompt_config(cfg)
-    task = build_task(cfg["task"], prompt_cfg)
+    task = build_task(ec.task.raw, prompt_cfg)
     problems = task.load()
     log.info("%s: %d problems from %s", task.name, len(problems),
              task.source.get("path") or task.source.get("dataset"))
-
-    ident_dict = run_identity(cfg)
-    ident_dict["dataset_fingerprint"] = task.source.get("fingerprint")
-    ident = identity_hash(ident_dict)
-    results_dir = Path(str(cfg.get("results_dir") or "results"))
-    store = RunStore.find_resumable(results_dir, ident) if cfg.get("resume", True) else None
-    resumed = store is not None
-    if store is None:
-        store = RunStore.create(results_dir, cfg["model"]["name"], task.name, ident)
-        from omegaconf import OmegaConf
-
-        (store.config_path).write_text(OmegaConf.to_yaml(OmegaConf.create(redact(dict(cfg)))))
-        store.write_manifest({
-            "run_id": store.run_id,
-            "identity": ident,
-            "status": "running",
-            "created": _now(),
-            **base_manifest(),
-            "model": {k: cfg["model"].get(k) for k in ("name", "path", "revision", "dtype", "claims_key")},
-            "task": {"name": task.name, "benchmark": cfg["task"].get("benchmark", task.name),
-                     "family": cfg["task"].get("family")},
-            "dataset": task.source,
-            "protocol": protocol(cfg, params, prompt_cfg),
-            "invocations": [],
-        })
-    handler = _attach_log(store)
+    backend = build_backend(ec.backend.raw, ec.model.raw)
+    try:
+        targets = backend.plan(problems, ec.sampling.k)
+        if not any(targets.values()):
+            raise DataError(f"nothing to evaluate: the {backend.name} backend has no samples for any of the "
+                            f"{len(problems)} problems")
+        ident_dict = run_identity(cfg, ec.backend.cls.identity_neutral)
+        ident_dict["dataset_fingerprint"] = task.source.get("fingerprint")
+        ident = identity_hash(ident_dict)
+        store, resumed = _open_run(ec, cfg, task, prompt_cfg, ident)
+    except BaseException:
+        backend.close()
+        raise
+    handler = attach_log(store)
     try:
         log.info("%s run %s", "resuming" if resumed else "starting", store.path)
-        return _run(cfg, store, task, problems, params, t_start, resumed)
+        return _run(ec, store, task, problems, backend, targets, t_start, resumed)
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
+        store.release()
 
 
-def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: bool):
+def _open_run(ec: EvalConfig, cfg: Mapping[str, Any], task: Task, prompt_cfg: Mapping[str, Any],
+              ident: str) -> tuple[RunStore, bool]:
+    """The run to work on, locked: the latest unfinished one with this identity, or a new one."""
+    store = RunStore.find_resumable(ec.run.results_dir, ident) if ec.run.resume else None
+    if store is not None:
+        store.acquire()  # RunLockedError when another command is working on it
+        return store, True
+    store = RunStore.create(ec.run.results_dir, ec.model.name, task.name, ident)
+    store.acquire()  # before the manifest exists: no other command can find the run unlocked
+    store.write_config(cfg)
+    store.save_manifest(Manifest(
+        run_id=store.run_id, identity=ident, status=RunStatus.RUNNING, created=utc_now(),
+        **base_manifest(),
+        model={k: ec.model.raw.get(k) for k in ("name", "path", "revision", "dtype", "claims_key")},
+        task={"name": task.name, "benchmark": ec.task.benchmark, "family": ec.task.family},
+        dataset=task.source,
+        protocol=protocol(cfg, ec.sampling, prompt_cfg),
+    ))
+    return store, False
+
+
+def _record_overrides(store: RunStore, backend: Backend) -> None:
+    """Record what the engine or API really used where it differs from the config."""
+    overrides = backend.protocol_overrides()
+    if not overrides:
+        return
+    m = store.load_manifest()
+    proto = dict(m.protocol)
+    requested = proto.pop("requested", {})
+    for key, value in overrides.items():
+        if key not in requested and proto.get(key) != value:
+            requested[key] = proto.get(key)
+        proto[key] = value
+    if requested:
+        proto["requested"] = requested
+        log.warning("the %s backend does not use %s as configured: the protocol records %s",
+                    backend.name, ", ".join(sorted(requested)),
+                    ", ".join(f"{k}={overrides[k]}" for k in sorted(requested)))
+    m.protocol = proto
+    store.save_manifest(m)
+
+
+def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], backend: Backend,
+         targets: Mapping[str, int], t_start: float, resumed: bool) -> tuple[RunStore, dict[str, Any]]:
     from tqdm import tqdm
 
-    progress = bool(cfg.get("progress", True))
-    backend = build_backend(cfg["backend"], cfg["model"])
-    overrides = backend.protocol_overrides()
-    if overrides:  # record what was really used, and what was asked for
-        proto = dict(store.read_manifest().get("protocol") or {})
-        requested = proto.pop("requested", {})
-        for key, value in overrides.items():
-            if key not in requested and proto.get(key) != value:
-                requested[key] = proto.get(key)
-            proto[key] = value
-        if requested:
-            proto["requested"] = requested
-            log.warning("the %s backend does not use %s as configured: the protocol records %s",
-                        backend.name, ", ".join(sorted(requested)),
-                        ", ".join(f"{k}={overrides[k]}" for k in sorted(requested)))
-        store.update_manifest(protocol=proto)
-    targets = backend.plan(problems, params.k)
+    params = ec.sampling
+    progress = ec.run.progress
     have = store.sample_index()
     requests: list[Request] = []
     for p in problems:
@@ -145,13 +168,13 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     to_generate = sum(r.n for r in requests)
     already = sum(len(v) for v in have.values())
     log.info("samples on disk: %d; to generate: %d (%d requests)", already, to_generate, len(requests))
-    invocation: dict[str, Any] = {"started": _now(), "resumed": resumed, "samples_before": already,
-                                  "to_generate": to_generate}
-    gen_seconds = 0.0
+    inv = Invocation(started=utc_now(), resumed=resumed, samples_before=already, to_generate=to_generate,
+                     pid=os.getpid())
     generated = 0
+    t0 = time.time()
     try:
+        _record_overrides(store, backend)
         if requests:
-            t0 = time.time()
             backend.start()
             store.update_manifest(backend=backend.info())
             bar = tqdm(total=to_generate, desc="generating", unit="sample", disable=not progress,
@@ -162,55 +185,83 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
                     generated += 1
                     bar.update(1)
             bar.close()
-            gen_seconds = time.time() - t0
-            invocation["usage"] = backend.usage()
-    except BaseException:
-        invocation.update(generated=generated, ended=_now(), outcome="interrupted",
-                          usage=backend.usage())
-        _record_invocation(store, invocation)
+            inv.generation_seconds = round(time.time() - t0, 2)
+            inv.usage = backend.usage()
+        if generated != to_generate:
+            raise RuntimeError(f"the {backend.name} backend returned {generated} completions, expected {to_generate}")
+    except BaseException as e:
+        interrupted = isinstance(e, KeyboardInterrupt)
+        inv.generated, inv.ended = generated, utc_now()
+        inv.generation_seconds = round(time.time() - t0, 2)
+        inv.outcome = "interrupted" if interrupted else "failed"
+        try:
+            inv.usage = backend.usage()
+        except Exception:  # the record of what happened matters more than the counters
+            pass
+        store.record_invocation(inv, RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED)
+        if interrupted:
+            raise Interrupted(f"interrupted: run {store.run_id} kept {already + generated} samples and is marked "
+                              "interrupted; the same command resumes it") from None
         raise
     finally:
         backend.close()
-    if generated != to_generate:
-        raise RuntimeError(f"the {backend.name} backend returned {generated} completions, expected {to_generate}")
 
     t0 = time.time()
-    n_scored = score_file(task, problems, store.samples_path, store.scores_path,
-                          workers=int(cfg.get("scoring", {}).get("workers") or 0), progress=progress)
-    score_seconds = time.time() - t0
-    log.info("scored %d samples in %.1fs", n_scored, score_seconds)
+    try:
+        n_scored = score_file(task, problems, store.samples_path, store.scores_path,
+                              workers=ec.run.scoring_workers, progress=progress)
+    except KeyboardInterrupt:
+        inv.generated, inv.ended, inv.outcome = generated, utc_now(), "interrupted"
+        store.record_invocation(inv, RunStatus.INTERRUPTED)
+        raise Interrupted(f"interrupted while scoring: run {store.run_id} is marked interrupted; the same "
+                          "command scores it again") from None
+    inv.scoring_seconds = round(time.time() - t0, 2)
+    log.info("scored %d samples in %.1fs", n_scored, inv.scoring_seconds)
 
     scores = list(store.iter_scores())
     meta = {p.id: p.meta for p in problems}
-    m = metrics_mod.compute(scores, meta, task.group_fields())
-    m.update(task.extra_metrics(scores))
-    missing = [p.id for p in problems if targets.get(p.id, 0) == 0]
-    m["problems_loaded"] = len(problems)
-    m["problems_without_samples"] = missing
-    invocation.update(generated=generated, generation_seconds=round(gen_seconds, 2),
-                      scoring_seconds=round(score_seconds, 2), ended=_now(), outcome="complete")
-    manifest = _record_invocation(store, invocation)
-    m["wall_seconds"] = round(sum(i.get("generation_seconds", 0) + i.get("scoring_seconds", 0)
-                                  for i in manifest.get("invocations", [])), 2)
-    m["generation_seconds"] = round(sum(i.get("generation_seconds", 0) for i in manifest["invocations"]), 2)
-    m["this_invocation_seconds"] = round(time.time() - t_start, 2)
-    m["usage"] = usage_summary(scores, manifest, cfg["model"])
-    m["run_id"] = store.run_id
-    m["model"] = cfg["model"]["name"]
-    m["task"] = task.name
-    m["benchmark"] = cfg["task"].get("benchmark", task.name)
-    m["protocol"] = manifest.get("protocol")
-    write_json(store.metrics_path, m)
+    stats = metrics_mod.compute(scores, meta, task.group_fields())
+    stats.update(task.extra_metrics(scores))
+    gen_errors = sum(1 for s in scores if s.finish_reason == "error")
     # samples whose generation failed (API errors) keep the run open: the same command resumes it
     # and generates exactly those again
-    gen_errors = sum(1 for s in scores if s.finish_reason == "error")
+    status = RunStatus.INCOMPLETE if gen_errors else RunStatus.COMPLETE
+    inv.generated, inv.ended, inv.outcome = generated, utc_now(), str(status)
+    manifest = store.record_invocation(inv, status)
+    invs = manifest.invocations
+    m = Metrics(
+        run_id=store.run_id, model=ec.model.name, task=task.name, benchmark=ec.task.benchmark,
+        protocol=manifest.protocol,
+        usage=usage_summary(scores, manifest.to_json(), ec.model.raw, ec.backend.cls.local_engine),
+        problems_loaded=len(problems),
+        problems_without_samples=[p.id for p in problems if targets.get(p.id, 0) == 0],
+        wall_seconds=round(sum(i.generation_seconds + i.scoring_seconds for i in invs), 2),
+        generation_seconds=round(sum(i.generation_seconds for i in invs), 2),
+        this_invocation_seconds=round(time.time() - t_start, 2),
+        stats=stats,
+    )
+    store.write_metrics(m)
+    if scores and gen_errors == len(scores):
+        first = _first_error(store)
+        raise NothingScoredError(
+            f"nothing was scored: all {len(scores)} samples of run {store.run_id} failed to generate"
+            f"{f' (first error: {first})' if first else ''}; the run stays open, rerun the same command to retry")
     if gen_errors:
         log.warning("%d samples have no generation (errors); rerun the same command to retry them", gen_errors)
-    store.update_manifest(status="incomplete" if gen_errors else "complete", completed=_now())
-    return store, m
+    return store, m.to_json()
 
 
-def usage_summary(scores, manifest: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> dict[str, Any]:
+def _first_error(store: RunStore) -> str | None:
+    from harness.store import read_jsonl
+
+    for _, rec in read_jsonl(store.samples_path):
+        if rec.get("finish_reason") == "error":
+            return str(rec.get("error") or "unknown error")[:200]
+    return None
+
+
+def usage_summary(scores: Sequence[Score], manifest: Mapping[str, Any], model_cfg: Mapping[str, Any],
+                  local_engine: bool | None = None) -> dict[str, Any]:
     """Tokens, requests, retries, wall time; a cost estimate when the model config has prices
     (USD per million tokens), GPU-hours and throughput for local engines."""
     invocations = manifest.get("invocations", [])
@@ -233,23 +284,20 @@ def usage_summary(scores, manifest: Mapping[str, Any], model_cfg: Mapping[str, A
     if price.get("input_per_mtok") is not None or price.get("output_per_mtok") is not None:
         u["cost_usd"] = round(tokens_in / 1e6 * float(price.get("input_per_mtok") or 0)
                               + tokens_out / 1e6 * float(price.get("output_per_mtok") or 0), 4)
-    backend = (manifest.get("backend") or {}).get("name")
-    if backend in ("vllm", "hf"):
+    if local_engine is None:  # from the backend the run was made with
+        from harness.backends import REGISTRY
+
+        name = (manifest.get("backend") or {}).get("name")
+        local_engine = name in REGISTRY and getattr(REGISTRY.get(name), "local_engine", False)
+    if local_engine:
         gpus = len((manifest.get("hardware") or {}).get("gpus") or [])
         u["gpu_hours"] = round(gpus * gen_s / 3600, 4)
         u["output_tokens_per_second"] = round(tokens_out / gen_s, 1) if gen_s > 0 else None
     return u
 
 
-def _record_invocation(store: RunStore, invocation: dict[str, Any]) -> dict[str, Any]:
-    manifest = store.read_manifest()
-    manifest.setdefault("invocations", []).append(invocation)
-    store.write_manifest(manifest)
-    return manifest
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+# kept for callers of the former private name
+_now = utc_now
 
 
 def env_defaults() -> None:

@@ -12,11 +12,13 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import signal
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.store import write_jsonl_atomic
 from harness.tasks import Task
 from harness.types import Completion, Problem, Score
 
@@ -30,6 +32,8 @@ def _init(task: Task, problems: dict[str, Problem]) -> None:
     global _TASK, _PROBLEMS
     _TASK, _PROBLEMS = task, problems
     logging.getLogger("math_verify").setLevel(logging.ERROR)
+    if mp.parent_process() is not None:  # a worker: Ctrl-C is the parent's to handle, once
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _score_range(path: str, start: int, end: int) -> list[dict[str, Any]]:
@@ -97,7 +101,6 @@ def score_file(
     by_id = {p.id: p for p in problems}
     workers = workers or min(os.cpu_count() or 1, 8)
     total = count_lines(samples_path) if samples_path.exists() else 0
-    tmp = scores_path.with_name(f".{scores_path.name}.tmp{os.getpid()}")
     kept: dict[tuple[str, int], dict[str, Any]] = {}
     bar = tqdm(total=total, desc="scoring", unit="sample", disable=not progress, dynamic_ncols=True)
 
@@ -126,10 +129,5 @@ def score_file(
             while pending:
                 emit(pending.popleft().get())
     bar.close()
-    with open(tmp, "w", encoding="utf-8") as out:
-        for r in kept.values():  # insertion order = file order of each key's first line
-            out.write(json.dumps(r, ensure_ascii=False) + "\n")
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, scores_path)
-    return len(kept)
+    # insertion order = file order of each key's first line
+    return write_jsonl_atomic(scores_path, kept.values())

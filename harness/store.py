@@ -7,10 +7,18 @@ results/runs/<run-id>/
   scores.jsonl    one line per completion: id, sample, correct, extracted, reason, ...
   metrics.json    pass@1, cons@k, pass@k, standard errors, diagnostics
   run.log         the log of every invocation that worked on this run
+  .lock           held (flock) by the process working on the run; released by the OS on exit
+
+This module is the one place that writes and reads these files; the records are typed
+(harness.runs.records). The runner, the scorer, the lm-eval bridge and the report all go
+through RunStore.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import logging
@@ -18,16 +26,27 @@ import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from harness.errors import DataError, HarnessError
+from harness.runs.records import Invocation, Manifest, Metrics, RunStatus, utc_now
 from harness.types import Completion, Score
 
 log = logging.getLogger(__name__)
 
-SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.IGNORECASE)
+# Secret-looking keys: API keys, tokens that authenticate (`token`, hf_token, auth_token, any
+# *_token), authorization headers, passwords, secrets, credentials. Fields that count tokens
+# (max_tokens, max_new_tokens, output_tokens: plural) and a tokenizer's special tokens
+# (eos_token, ...) are part of the protocol and are kept.
+SECRET_KEY = re.compile(r"(api[_-]?key|secret|passw(or)?d|authori[sz]ation|credential|token$)", re.IGNORECASE)
+NOT_SECRET = re.compile(r"^(bos|eos|pad|unk|sep|cls|mask|stop|start|end)_token$", re.IGNORECASE)
 REDACTED = "***redacted***"
+
+
+def is_secret_key(key: str) -> bool:
+    return bool(SECRET_KEY.search(key)) and not NOT_SECRET.match(key) and not key.endswith("_env")
 
 
 def redact(obj: Any) -> Any:
@@ -36,7 +55,7 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         out = {}
         for k, v in obj.items():
-            if SECRET_KEY.search(str(k)) and not str(k).endswith("_env") and v not in (None, ""):
+            if is_secret_key(str(k)) and v not in (None, ""):
                 out[k] = REDACTED
             else:
                 out[k] = redact(v)
@@ -124,6 +143,10 @@ def repair_tail(path: Path) -> int:
         return size - keep
 
 
+class RunLockedError(HarnessError):
+    """Another process is working on the run."""
+
+
 class RunStore:
     def __init__(self, path: Path):
         self.path = path
@@ -132,6 +155,9 @@ class RunStore:
         self.metrics_path = path / "metrics.json"
         self.manifest_path = path / "manifest.json"
         self.config_path = path / "config.yaml"
+        self.lock_path = path / ".lock"
+        self.log_path = path / "run.log"
+        self._lock_file: IO[str] | None = None
 
     @property
     def run_id(self) -> str:
@@ -167,22 +193,132 @@ class RunStore:
                 m = json.loads(mf.read_text())
             except json.JSONDecodeError:
                 continue
-            if m.get("identity") == ident and m.get("status") != "complete":
+            if m.get("identity") == ident and m.get("status") != RunStatus.COMPLETE:
                 return cls(d)
         return None
 
-    # -- metadata --------------------------------------------------------------------------
+    @classmethod
+    def list_runs(cls, results_dir: Path) -> list[RunStore]:
+        """Every run directory under results_dir/runs, sorted by run id (oldest first)."""
+        root = Path(results_dir) / "runs"
+        if not root.is_dir():
+            return []
+        return [cls(d) for d in sorted(p for p in root.iterdir() if p.is_dir())]
+
+    # -- the lock --------------------------------------------------------------------------
+    def acquire(self) -> None:
+        """Take the run's lock (an flock on .lock, which the OS releases when the process ends,
+        crash or kill -9 included). Raises RunLockedError naming the holder's PID."""
+        f = open(self.lock_path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise RunLockedError(
+                f"run {self.run_id} is in use by {holder}; wait for it to finish or stop it "
+                f"(a second command on the same run would duplicate its samples)") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"process {os.getpid()} on {os.uname().nodename} since {utc_now()}\n")
+        f.flush()
+        self._lock_file = f
+
+    def release(self) -> None:
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[RunStore]:
+        self.acquire()
+        try:
+            yield self
+        finally:
+            self.release()
+
+    # -- config and manifest ---------------------------------------------------------------
+    def write_config(self, cfg: Mapping[str, Any]) -> None:
+        """config.yaml: the resolved config with secrets redacted."""
+        from omegaconf import OmegaConf
+
+        atomic_write(self.config_path, OmegaConf.to_yaml(OmegaConf.create(redact(dict(cfg)))))
+
+    def read_config(self) -> dict[str, Any]:
+        import yaml
+
+        if not self.config_path.is_file():
+            return {}
+        data = yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        return data if isinstance(data, dict) else {}
+
+    def load_manifest(self) -> Manifest:
+        """The typed manifest; DataError naming the file when it is missing or unreadable."""
+        try:
+            raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(f"{self.manifest_path}: no manifest") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise DataError(f"{self.manifest_path}: unreadable: {e}") from e
+        if not isinstance(raw, dict):
+            raise DataError(f"{self.manifest_path}: not a JSON object")
+        try:
+            return Manifest.from_json(raw)
+        except (TypeError, ValueError) as e:
+            raise DataError(f"{self.manifest_path}: {e}") from e
+
+    def save_manifest(self, manifest: Manifest) -> None:
+        write_json(self.manifest_path, manifest.to_json())
+
     def read_manifest(self) -> dict[str, Any]:
+        """The manifest as plain JSON ({} when there is none yet)."""
         return json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
 
-    def write_manifest(self, manifest: Mapping[str, Any]) -> None:
-        write_json(self.manifest_path, dict(manifest))
+    def write_manifest(self, manifest: Mapping[str, Any] | Manifest) -> None:
+        write_json(self.manifest_path, manifest.to_json() if isinstance(manifest, Manifest) else dict(manifest))
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         m = self.read_manifest()
         m.update(fields)
         self.write_manifest(m)
         return m
+
+    def record_invocation(self, invocation: Invocation, status: RunStatus | None = None) -> Manifest:
+        """Append one invocation to the manifest (and set the run's status)."""
+        m = self.load_manifest()
+        m.invocations.append(invocation)
+        if status is not None:
+            m.status = status
+            if status is RunStatus.COMPLETE:
+                m.completed = utc_now()
+        self.save_manifest(m)
+        return m
+
+    def set_status(self, status: RunStatus) -> None:
+        m = self.load_manifest()
+        m.status = status
+        if status is RunStatus.COMPLETE:
+            m.completed = utc_now()
+        self.save_manifest(m)
+
+    # -- metrics ---------------------------------------------------------------------------
+    def write_metrics(self, metrics: Metrics) -> None:
+        write_json(self.metrics_path, metrics.to_json())
+
+    def read_metrics(self) -> Metrics:
+        try:
+            raw = json.loads(self.metrics_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DataError(f"{self.metrics_path}: no metrics (the run has not been scored)") from None
+        except (OSError, json.JSONDecodeError) as e:
+            raise DataError(f"{self.metrics_path}: unreadable: {e}") from e
+        if not isinstance(raw, dict):
+            raise DataError(f"{self.metrics_path}: not a JSON object")
+        return Metrics.from_json(raw)
 
     # -- samples ---------------------------------------------------------------------------
     def sample_index(self) -> dict[str, set[int]]:
@@ -204,10 +340,39 @@ class RunStore:
     def sample_writer(self) -> SampleWriter:
         return SampleWriter(self.samples_path)
 
+    def write_samples(self, completions: Iterable[Completion]) -> int:
+        """Append completions (tools that produce a whole run at once); returns how many."""
+        with self.sample_writer() as w:
+            for c in completions:
+                w.write(c)
+            return w.written
+
     # -- scores ----------------------------------------------------------------------------
     def iter_scores(self) -> Iterator[Score]:
-        for _, rec in read_jsonl(self.scores_path):
-            yield Score(**rec)
+        for lineno, rec in read_jsonl(self.scores_path):
+            try:
+                yield Score.from_json(rec)
+            except (TypeError, ValueError) as e:
+                raise DataError(f"{self.scores_path}:{lineno}: not a score record: {e}") from e
+
+    def write_scores(self, records: Iterable[Score | Mapping[str, Any]]) -> int:
+        """Replace scores.jsonl atomically (a crash leaves the old file or the new one, never
+        half of it); returns the number of lines written."""
+        return write_jsonl_atomic(self.scores_path, (
+            r.to_json() if isinstance(r, Score) else dict(r) for r in records))
+
+
+def write_jsonl_atomic(path: Path, records: Iterable[Mapping[str, Any]]) -> int:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as out:
+        for r in records:
+            out.write(json.dumps(r, ensure_ascii=False) + "\n")
+            n += 1
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    return n
 
 
 class SampleWriter:

@@ -5,7 +5,8 @@ Problem -> (Task.prompt) -> Request -> (Backend.generate) -> Completion -> (Task
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any
 
 Message = dict[str, str]  # {"role": ..., "content": ...}
@@ -72,19 +73,55 @@ class Completion:
         )
 
 
+class Reason(StrEnum):
+    """Why a sample scored as it did. A str, so `score.reason == "ok"` holds; written to
+    scores.jsonl as its value."""
+
+    OK = "ok"                    # an answer was found and graded (correct or not)
+    NO_ANSWER = "no_answer"      # the completion ended without an answer
+    TRUNCATED = "truncated"      # it hit the token limit before answering
+    TIMEOUT = "timeout"          # grading (or the tests) ran out of time
+    UNPARSED = "unparsed"        # an answer was found but could not be read
+    ERROR = "error"              # generation or the scorer failed: not a wrong answer
+    NO_PATCH = "no_patch"        # code tasks: no diff in the completion
+    APPLY_FAILED = "apply_failed"  # code tasks: the diff did not apply
+
+    @classmethod
+    def _missing_(cls, value: object) -> Reason | None:
+        # code tasks record why a patch was rejected as rejected_<why>: an open family of values
+        if isinstance(value, str) and value.startswith("rejected_"):
+            member = str.__new__(cls, value)
+            member._name_ = value.upper()
+            member._value_ = value
+            return cls._value2member_map_.setdefault(value, member)  # type: ignore[return-value]
+        return None
+
+
 @dataclass
 class Score:
     id: str
     sample: int
     correct: bool
     extracted: str | None
-    reason: str  # ok | no_answer | truncated | timeout | unparsed | error
+    reason: Reason
     finish_reason: str | None = None
     output_tokens: int | None = None
     prompt_tokens: int | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.reason, Reason):
+            self.reason = Reason(self.reason)
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["reason"] = str(self.reason)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Score:
+        """A record of scores.jsonl; fields this version does not know are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
-REASONS = ("ok", "no_answer", "truncated", "timeout", "unparsed", "error")
+REASONS = tuple(r.value for r in Reason)

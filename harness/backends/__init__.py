@@ -1,21 +1,48 @@
-"""Backends turn requests into completions. A backend never knows the task."""
+"""Backends turn requests into completions. A backend never knows the task.
+
+Adding a backend: a module with a Backend subclass decorated `@register_backend("name")` and a
+file configs/backend/<name>.yaml whose `_target_` names the class (and holds every key's default).
+The class declares what other modules need to know about it: which of its keys do not change what
+a run measures, and its capabilities.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
-from harness.errors import ConfigError
+from harness.registry import Registry
 from harness.types import Completion, Problem, Request
 
-BACKENDS = ("vllm", "hf", "replay", "openai")
+REGISTRY: Registry[Backend] = Registry("backend", "backend.name")
+# The built-in backends, resolved on first use (their modules import no engine at load time).
+REGISTRY.lazy("vllm", "harness.backends.vllm:VLLMBackend")
+REGISTRY.lazy("hf", "harness.backends.hf:HFBackend")
+REGISTRY.lazy("replay", "harness.backends.replay:ReplayBackend")
+REGISTRY.lazy("openai", "harness.backends.openai:OpenAIBackend")
+BACKENDS = tuple(REGISTRY.names())
+
+register_backend = REGISTRY.register
 
 
 class Backend(ABC):
     """Yields completions as they finish; the runner persists each one immediately."""
 
-    name: str = "?"
+    name: ClassVar[str] = "?"
+    # Keys of this backend's config section that do not change what a run measures (transport,
+    # parallelism, memory): a rerun that differs only in them resumes the same run.
+    identity_neutral: ClassVar[frozenset[str]] = frozenset()
+    # Runs the model in this process on local hardware: usage is counted in GPU-hours and tokens/s.
+    local_engine: ClassVar[bool] = False
+    # Loads weights from model.path (a local directory or a hub id) before generating.
+    loads_weights: ClassVar[bool] = False
+    # Can run a model config with an `api:` block (a hosted API model).
+    serves_api_models: ClassVar[bool] = False
+
+    def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> None:
+        self.cfg = cfg
+        self.model_cfg = model_cfg
 
     def plan(self, problems: Sequence[Problem], k: int) -> dict[str, int]:
         """How many samples each problem should end up with. Engines generate k; a replay
@@ -47,25 +74,14 @@ class Backend(ABC):
         pass
 
 
+def backend_class(backend_cfg: Mapping[str, Any]) -> type[Backend]:
+    """The class a backend config names (its `_target_`, else its registered `name`)."""
+    return REGISTRY.get(backend_cfg.get("name"), backend_cfg.get("_target_"))
+
+
 def build_backend(backend_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> Backend:
-    name = backend_cfg.get("name")
-    if name == "vllm":
-        from harness.backends.vllm import VLLMBackend
-
-        return VLLMBackend(backend_cfg, model_cfg)
-    if name == "hf":
-        from harness.backends.hf import HFBackend
-
-        return HFBackend(backend_cfg, model_cfg)
-    if name == "replay":
-        from harness.backends.replay import ReplayBackend
-
-        return ReplayBackend(backend_cfg, model_cfg)
-    if name == "openai":
-        from harness.backends.openai import OpenAIBackend
-
-        return OpenAIBackend(backend_cfg, model_cfg)
-    raise ConfigError("backend.name", f"unknown backend {name!r} (known: {', '.join(BACKENDS)})")
+    cls = backend_class(backend_cfg)
+    return cls(backend_cfg, model_cfg)
 
 
 def derive_seed(base: int, problem_id: str, first_sample: int) -> int:

@@ -7,15 +7,19 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from harness.backends import Backend
+from harness.backends import Backend, register_backend
 from harness.modelpath import render_chat, resolve_model_path
 from harness.types import Completion, Request
 
 log = logging.getLogger(__name__)
 
 
+@register_backend("hf")
 class HFBackend(Backend):
     name = "hf"
+    identity_neutral = frozenset({"samples_per_batch", "device"})
+    local_engine = True
+    loads_weights = True
 
     def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]):
         self.cfg = cfg

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from harness.backends import Backend
+from harness.backends import Backend, register_backend
 from harness.errors import ConfigError, HarnessError
 from harness.types import Completion, Message, Request
 
@@ -240,8 +240,12 @@ def _extra(obj: Any, *names: str) -> Any:
     return None
 
 
+@register_backend("openai")
 class OpenAIBackend(Backend):
     name = "openai"
+    identity_neutral = frozenset({"concurrency", "timeout", "max_retries", "base_url", "api_key_env", "backoff",
+                                  "check_model"})
+    serves_api_models = True
 
     def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]):
         self.cfg = cfg

@@ -4,7 +4,9 @@ File format, JSONL, one line per completion:
     {"id": <problem id>, "completion": <text>, "sample": <int, optional>,
      "finish_reason": <"stop"|"length", optional>, "output_tokens": <int, optional>}
 
-The number of samples per problem is whatever the file holds. Ids are matched as strings. A line
+The number of samples per problem is whatever the file holds, up to `sampling.k`: a problem with
+more lines than k keeps its first k samples (indices 0..k-1), with a warning, so that the run's
+protocol (k) and its samples agree. An empty file is an error. Ids are matched as strings. A line
 whose id is not in the dataset is an error naming the id and the line; problems without any line
 are reported. The file is streamed twice (once to plan, once to replay); it is never held in
 memory.
@@ -26,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.backends import Backend
+from harness.backends import Backend, register_backend
 from harness.errors import ConfigError, DataError
 from harness.types import Completion, Problem, Request
 
@@ -55,8 +57,10 @@ def _prediction_records(data: Any) -> list[dict[str, Any]] | None:
     return None
 
 
+@register_backend("replay")
 class ReplayBackend(Backend):
     name = "replay"
+    serves_api_models = True  # it only reads files: any model config will do
 
     def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]):
         path = cfg.get("path")
@@ -67,10 +71,11 @@ class ReplayBackend(Backend):
             raise ConfigError("backend.path", f"file not found: {self.path}")
         self.missing: list[str] = []
         self.lines = 0
+        self.truncated = 0  # problems with more lines than k, cut to k
 
     def info(self) -> dict[str, Any]:
         return {"name": self.name, "path": str(self.path.resolve()), "lines": self.lines,
-                "problems_without_samples": len(self.missing)}
+                "problems_without_samples": len(self.missing), "problems_cut_to_k": self.truncated}
 
     def _records(self) -> Iterator[tuple[int, str, int | None, dict[str, Any]]]:
         if self.path.suffix.lower() == ".json":  # a SWE-bench predictions file (list or dict)
@@ -109,6 +114,7 @@ class ReplayBackend(Backend):
 
     def plan(self, problems: Sequence[Problem], k: int) -> dict[str, int]:
         known = {p.id for p in problems}
+        self.lines = 0
         counts: dict[str, int] = defaultdict(int)
         explicit: dict[str, set[int]] = defaultdict(set)
         for lineno, pid, sample, _ in self._records():
@@ -129,6 +135,16 @@ class ReplayBackend(Backend):
                     f"{self.path}: id {pid!r}: sample indices must be 0..n-1 on every line of that id "
                     f"(found {sorted(samples)[:10]} over {counts[pid]} lines)"
                 )
+        if self.lines == 0:
+            raise DataError(f"{self.path}: no completions in the file (it is empty)")
+        over = {pid: n for pid, n in counts.items() if n > k}
+        self.truncated = len(over)
+        if over:
+            worst = max(over.values())
+            log.warning("%s: %d problems have more samples than sampling.k=%d (up to %d); the first %d of each "
+                        "are used (set sampling.k=%d to use them all)", self.path, len(over), k, worst, k, worst)
+            for pid in over:
+                counts[pid] = k
         self.missing = [p.id for p in problems if p.id not in counts]
         if self.missing:
             log.warning(

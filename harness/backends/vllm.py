@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from harness.backends import Backend
+from harness.backends import Backend, register_backend
 from harness.modelpath import resolve_model_path
 from harness.types import Completion, Request
 
@@ -33,8 +33,13 @@ def vllm_version() -> str:
     return "unknown"
 
 
+@register_backend("vllm")
 class VLLMBackend(Backend):
     name = "vllm"
+    identity_neutral = frozenset({"tensor_parallel_size", "chunk_size", "max_inflight_samples", "engine_progress",
+                                  "engine_kwargs", "gpu_memory_utilization", "enforce_eager"})
+    local_engine = True
+    loads_weights = True
 
     def __init__(self, cfg: Mapping[str, Any], model_cfg: Mapping[str, Any]):
         self.cfg = cfg

@@ -1,4 +1,9 @@
-"""Tasks: load problems, build prompts, score completions. A task never generates text."""
+"""Tasks: load problems, build prompts, score completions. A task never generates text.
+
+Adding a task family: a module with a Task subclass decorated `@register_task("family")` (or named
+by the task YAML's `_target_`), and a YAML in configs/task/ holding every key's default. Adding a
+task of an existing family is only the YAML.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, DataError
-from harness.types import Completion, Message, Problem, Score
+from harness.paths import bundled
+from harness.registry import Registry
+from harness.types import Completion, Message, Problem, Reason, Score
 
 log = logging.getLogger(__name__)
+
+REGISTRY: Registry[Task] = Registry("task family", "task.family")
+REGISTRY.lazy("math", "harness.tasks.math:MathTask")
+REGISTRY.lazy("gpqa", "harness.tasks.gpqa:GPQATask")
+REGISTRY.lazy("swebench", "harness.tasks.swebench:SWEBenchTask")
+register_task = REGISTRY.register
 
 
 class Task(ABC):
@@ -52,7 +65,7 @@ class Task(ABC):
 
 
 def sample_score(problem: Problem, completion: Completion, correct: bool, extracted: str | None,
-                 reason: str) -> Score:
+                 reason: Reason | str) -> Score:
     """The Score of one completion, carrying its finish reason and token counts along."""
     return Score(id=problem.id, sample=completion.sample, correct=correct, extracted=extracted,
                  reason=reason, finish_reason=completion.finish_reason,
@@ -68,11 +81,7 @@ def load_rows(cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
 
     data_files = cfg.get("data_files")
     if data_files:
-        path = Path(str(data_files)).expanduser()
-        if not path.is_absolute() and not path.exists():
-            bundled = Path(__file__).resolve().parents[2] / path  # paths relative to the project root
-            if bundled.exists():
-                path = bundled
+        path = bundled(str(data_files))  # as given, else relative to the project root (data/...)
         if not path.exists():
             raise ConfigError("task.data_files", f"file not found: {path}")
         suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
@@ -119,7 +128,10 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def require_fields(rows: list[dict[str, Any]], fields: list[str], where: str) -> None:
+def require_fields(rows: list[dict[str, Any]], fields: list[str], where: str,
+                   non_empty: list[str] | tuple[str, ...] = (), id_field: str | None = None) -> None:
+    """Every row has every field; the `non_empty` ones also hold a value (not null, not blank):
+    a problem without an answer would otherwise be graded against the text 'None'."""
     if not rows:
         raise DataError(f"{where} holds no rows")
     for i, r in enumerate(rows):
@@ -128,20 +140,18 @@ def require_fields(rows: list[dict[str, Any]], fields: list[str], where: str) ->
             raise DataError(
                 f"{where}: row {i} has no field {missing[0]!r} (fields present: {sorted(r)})"
             )
+        for f in non_empty:
+            v = r.get(f)
+            if v is None or (isinstance(v, str) and not v.strip()):
+                rid = r.get(id_field) if id_field else None
+                named = f" (id {rid!r})" if rid is not None else ""
+                raise DataError(f"{where}: row {i}{named} has an empty {f!r}; fix or drop the row")
+
+
+def task_class(task_cfg: Mapping[str, Any]) -> type[Task]:
+    """The class a task config names (its `_target_`, else its registered `family`)."""
+    return REGISTRY.get(task_cfg.get("family"), task_cfg.get("_target_"))
 
 
 def build_task(task_cfg: Mapping[str, Any], prompt_cfg: Mapping[str, Any]) -> Task:
-    family = task_cfg.get("family")
-    if family == "math":
-        from harness.tasks.math import MathTask
-
-        return MathTask(task_cfg, prompt_cfg)
-    if family == "gpqa":
-        from harness.tasks.gpqa import GPQATask
-
-        return GPQATask(task_cfg, prompt_cfg)
-    if family == "swebench":
-        from harness.tasks.swebench import SWEBenchTask
-
-        return SWEBenchTask(task_cfg, prompt_cfg)
-    raise ConfigError("task.family", f"unknown task family {family!r} (known: math, gpqa, swebench)")
+    return task_class(task_cfg)(task_cfg, prompt_cfg)

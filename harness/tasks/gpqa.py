@@ -151,7 +151,8 @@ class GPQATask(Task):
         where = source.get("path") or source.get("dataset")
         meta_fields = list(self.cfg.get("group_by") or [])
         answer_fields = [self.correct_field, *self.incorrect_fields]
-        require_fields(rows, [self.id_field, self.question_field, *answer_fields, *meta_fields], where)
+        require_fields(rows, [self.id_field, self.question_field, *answer_fields, *meta_fields], where,
+                       non_empty=[self.id_field, self.question_field, self.correct_field], id_field=self.id_field)
         problems: list[Problem] = []
         seen: set[str] = set()
         for r in rows:

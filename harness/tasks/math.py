@@ -27,7 +27,8 @@ class MathTask(Task):
         rows, source = load_rows(self.cfg)
         where = source.get("path") or source.get("dataset")
         meta_fields = list(self.cfg.get("group_by") or [])
-        require_fields(rows, [self.id_field, self.problem_field, self.answer_field, *meta_fields], where)
+        require_fields(rows, [self.id_field, self.problem_field, self.answer_field, *meta_fields], where,
+                       non_empty=[self.id_field, self.problem_field, self.answer_field], id_field=self.id_field)
         problems: list[Problem] = []
         seen: set[str] = set()
         for r in rows:
