@@ -25,18 +25,14 @@ log = logging.getLogger("harness.bench_serve")
 
 
 def build_requests(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
     from harness.backends import derive_seed
-    from harness.cli import CONFIG_DIR
+    from harness.compose import compose
     from harness.config import validate
     from harness.runner import prompt_config
     from harness.tasks import build_task
     from harness.types import Request
 
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = OmegaConf.to_container(compose(config_name="eval", overrides=overrides), resolve=True)
+    cfg = compose(overrides)
     params = validate(cfg)
     task = build_task(cfg["task"], prompt_config(cfg))
     problems = task.load()

@@ -20,8 +20,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from harness.paths import CONFIG_DIR, config_dirs, config_files
 
 
 class ClaimsError(HarnessError):
@@ -340,12 +339,19 @@ def _files(d: Path | None) -> Iterable[Path]:
 def load_registry(claims_dir: Path | None = None, external_dir: Path | None = None,
                   model_dir: Path | None = None) -> Registry:
     """Every claim and external result, validated; errors name the file and the entry."""
-    claims_dir = CONFIG_DIR / "claims" if claims_dir is None else Path(claims_dir)
-    external_dir = CONFIG_DIR / "external" if external_dir is None else Path(external_dir)
-    models = model_keys(CONFIG_DIR / "model" if model_dir is None else Path(model_dir))
+    # by default every directory of the config search path (the built-in configs, then $HARNESS_CONFIG_PATH)
+    claim_files = config_files("claims") if claims_dir is None else _files(Path(claims_dir))
+    external_files = config_files("external") if external_dir is None else _files(Path(external_dir))
+    if model_dir is None:
+        models: dict[str, str] = {}
+        for d in config_dirs():
+            for key, display in model_keys(d / "model").items():
+                models.setdefault(key, display)
+    else:
+        models = model_keys(Path(model_dir))
     claims: list[Claim] = []
     ids: dict[str, str] = {}
-    for path in _files(claims_dir):
+    for path in claim_files:
         file_claims = load_claims_file(path, models)
         sid = file_claims[0].source.id
         if sid in ids:
@@ -353,7 +359,7 @@ def load_registry(claims_dir: Path | None = None, external_dir: Path | None = No
         ids[sid] = _rel(path)
         claims.extend(file_claims)
     external: list[ExternalResult] = []
-    for path in _files(external_dir):
+    for path in external_files:
         results = load_external_file(path, models)
         sid = results[0].source.id
         if sid in ids:

@@ -42,7 +42,7 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _group(group: str, _env: str | None = None) -> dict[str, dict[str, Any]]:
     """name -> raw YAML of every file of a config group (first along the search path wins)."""
     out: dict[str, dict[str, Any]] = {}
@@ -113,7 +113,7 @@ def check_keys(cfg: Mapping[str, Any]) -> None:
                 raise ConfigError(f"{section}.{key}", f"unknown key{did_you_mean(str(key), allowed)}")
     scoring = cfg.get("scoring")
     if isinstance(scoring, Mapping):
-        known = set((_load_yaml(CONFIG_DIR / "eval.yaml").get("scoring") or {}))
+        known = set(_load_yaml(CONFIG_DIR / "eval.yaml").get("scoring") or {})
         for key in scoring:
             if known and key not in known:
                 raise ConfigError(f"scoring.{key}", f"unknown key{did_you_mean(str(key), known)}")

@@ -41,17 +41,17 @@ import yaml
 from harness import metrics as metrics_mod
 from harness.errors import ConfigError, HarnessError
 from harness.manifest import base_manifest
-from harness.store import RunStore, identity_hash, redact, write_json
-from harness.types import Completion, Score
+from harness.paths import CONFIG_DIR
+from harness.runs.identity import MODEL_NOT_IDENTITY, section_identity
+from harness.runs.records import Invocation, Manifest, Metrics, RunStatus, utc_now
+from harness.store import RunStore, identity_hash, redact
+from harness.types import Completion, Reason, Score
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
-MAPPING_FILE = ROOT / "configs" / "lmeval" / "tasks.yaml"
+MAPPING_FILE = CONFIG_DIR / "lmeval" / "tasks.yaml"
 FAMILY = "lm-eval"
 FEWSHOT_SPLIT = "fewshot"  # the split name the generated task YAML gives few-shot files
-# Fields of a model config that do not change what is measured (as in the runner's run identity).
-_MODEL_NOT_IDENTITY = ("tensor_parallel_size", "engine", "price")
 
 
 # -- the task mapping -------------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def translate(records: Iterable[Mapping[str, Any]], metric: str, filt: str, outp
                            output_tokens=out_tokens, prompt_tokens=prompt_tokens)
             completions.append(c)
             first = first or c
-        scores.append(Score(id=pid, sample=0, correct=correct, extracted=extracted, reason="ok",
+        scores.append(Score(id=pid, sample=0, correct=correct, extracted=extracted, reason=Reason.OK,
                             finish_reason=first.finish_reason if first else None,
                             output_tokens=first.output_tokens if first else None, prompt_tokens=prompt_tokens))
     return completions, scores
@@ -439,10 +439,9 @@ def write_run(opts: BridgeOptions, model_cfg: Mapping[str, Any], results: Mappin
               mapping: TaskMapping | None, lm_info: Mapping[str, Any], *, count_tokens=None,
               default_max_gen_toks: int = 256, log_file: Path | None = None, task_yaml: Path | None = None,
               started: str | None = None, generation_seconds: float = 0.0) -> RunStore:
-    """Write the results of one lm-eval task as a run directory of ours."""
-    from omegaconf import OmegaConf
-
-    from harness.runner import _now, usage_summary
+    """Write the results of one lm-eval task as a run directory of ours (through the run store,
+    as the runner does)."""
+    from harness.runner import usage_summary
 
     task_cfg = dict((results.get("configs") or {}).get(task) or {})
     task_results = dict((results.get("results") or {}).get(task) or {})
@@ -467,13 +466,34 @@ def write_run(opts: BridgeOptions, model_cfg: Mapping[str, Any], results: Mappin
     dataset = _dataset_info(task_cfg, records, (results.get("n-samples") or {}).get(task) or {},
                             opts.data_files.get(task), opts.fewshot_files.get(task))
     ident_dict = {
-        "model": {k: v for k, v in model_cfg.items() if k not in _MODEL_NOT_IDENTITY},
+        "model": section_identity(model_cfg, MODEL_NOT_IDENTITY),
         "lmeval_task": json.loads(json.dumps(task_cfg, sort_keys=True, default=str)),
         "backend": opts.backend, "protocol": protocol, "limit": opts.limit,
         "dataset_fingerprint": dataset["fingerprint"],
     }
     ident = identity_hash(ident_dict)
     store = RunStore.create(Path(opts.results_dir), str(model_cfg["name"]), task, ident)
+    with store.locked():
+        _write_run_files(store, opts, model_cfg, results, task, lm_info, ident, benchmark, metric, filt,
+                         task_cfg, task_results, protocol, dataset, seeds, n_shot, completions, scores,
+                         log_file=log_file, task_yaml=task_yaml, started=started,
+                         generation_seconds=generation_seconds, usage_summary=usage_summary)
+    return store
+
+
+def _local_engine(backend: str) -> bool:
+    """lm-eval's `vllm` and `hf` models run in process, like our backends of the same names."""
+    from harness.backends import REGISTRY
+
+    return backend in REGISTRY and bool(getattr(REGISTRY.get(backend), "local_engine", False))
+
+
+def _write_run_files(store: RunStore, opts: BridgeOptions, model_cfg: Mapping[str, Any], results: Mapping[str, Any],
+                     task: str, lm_info: Mapping[str, Any], ident: str, benchmark: str, metric: str, filt: str,
+                     task_cfg: Mapping[str, Any], task_results: Mapping[str, Any], protocol: dict[str, Any],
+                     dataset: dict[str, Any], seeds: dict[str, Any], n_shot: int, completions: list[Completion],
+                     scores: list[Score], *, log_file: Path | None, task_yaml: Path | None, started: str | None,
+                     generation_seconds: float, usage_summary: Callable[..., dict[str, Any]]) -> None:
     config = {
         "model": dict(model_cfg),
         "lmeval": {"task": task, "benchmark": benchmark, "metric": metric, "filter": filt,
@@ -485,22 +505,18 @@ def write_run(opts: BridgeOptions, model_cfg: Mapping[str, Any], results: Mappin
                    "seed": opts.seed, "bootstrap_iters": opts.bootstrap_iters},
         "results_dir": opts.results_dir,
     }
-    store.config_path.write_text(OmegaConf.to_yaml(OmegaConf.create(json.loads(json.dumps(redact(config),
-                                                                                          default=str)))))
-    manifest = {
-        "run_id": store.run_id,
-        "identity": ident,
-        "status": "running",
-        "created": started or _now(),
-        **base_manifest(),
-        "model": {k: model_cfg.get(k) for k in ("name", "path", "revision", "dtype", "claims_key")},
-        "task": {"name": task, "benchmark": benchmark, "family": FAMILY},
-        "dataset": dataset,
-        "protocol": protocol,
-        "backend": {"name": opts.backend, "engine": f"lm-eval=={results.get('lm_eval_version')} "
-                                                    f"({lm_info.get('engine')})",
-                    "model_args": redact(dict(lm_info.get("model_args") or {}))},
-        "lmeval": {
+    store.write_config(json.loads(json.dumps(config, default=str)))
+    base = base_manifest()
+    base["packages"] = dict(base.get("packages") or {}, **{"lm-eval": str(results.get("lm_eval_version"))})
+    manifest = Manifest(
+        run_id=store.run_id, identity=ident, status=RunStatus.RUNNING, created=started or utc_now(), **base,
+        model={k: model_cfg.get(k) for k in ("name", "path", "revision", "dtype", "claims_key")},
+        task={"name": task, "benchmark": benchmark, "family": FAMILY},
+        dataset=dataset, protocol=protocol,
+        backend={"name": opts.backend, "engine": f"lm-eval=={results.get('lm_eval_version')} "
+                                                 f"({lm_info.get('engine')})",
+                 "model_args": redact(dict(lm_info.get("model_args") or {}))},
+        extra={"lmeval": {
             "version": results.get("lm_eval_version"),
             "task_version": (results.get("versions") or {}).get(task),
             "task_config": json.loads(json.dumps(task_cfg, default=str)),
@@ -511,55 +527,41 @@ def write_run(opts: BridgeOptions, model_cfg: Mapping[str, Any], results: Mappin
             "git_hash": results.get("git_hash"),
             "finish_reason": "inferred: `length` when a response has max_tokens tokens or more "
                              "(lm-eval does not report why generation stopped)",
-        },
-        "invocations": [],
-    }
-    manifest["packages"] = dict(manifest.get("packages") or {}, **{"lm-eval": str(results.get("lm_eval_version"))})
-    store.write_manifest(manifest)
+        }},
+    )
+    store.save_manifest(manifest)
     if task_yaml is not None and task_yaml.is_file():
         shutil.copyfile(task_yaml, store.path / "lmeval_task.yaml")
-    with store.sample_writer() as w:
-        for c in completions:
-            w.write(c)
-    tmp = store.scores_path.with_name(f".{store.scores_path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for s in scores:
-            f.write(json.dumps(s.to_json(), ensure_ascii=False) + "\n")
-    os.replace(tmp, store.scores_path)
+    store.write_samples(completions)
+    store.write_scores(scores)
 
-    m = metrics_mod.compute(scores)
+    stats = metrics_mod.compute(scores)
     value = task_results.get(f"{metric},{filt}")
     stderr = task_results.get(f"{metric}_stderr,{filt}")
     agg = next((x.get("aggregation") for x in task_cfg.get("metric_list") or [] if x.get("metric") == metric), None)
-    agrees = isinstance(value, (int, float)) and abs(float(value) - m["pass@1"]) <= 1e-9
+    agrees = isinstance(value, (int, float)) and abs(float(value) - stats["pass@1"]) <= 1e-9
     if not agrees:
         log.warning("%s: pass@1 from the per-document scores (%.6f) differs from lm-eval's %s %s (%s)",
-                    task, m["pass@1"], metric, value, f"aggregation {agg}" if agg else "")
-    m["lmeval"] = {
+                    task, stats["pass@1"], metric, value, f"aggregation {agg}" if agg else "")
+    stats["lmeval"] = {
         "task": task, "metric": metric, "filter": filt, "aggregation": agg,
         "value": value, "stderr": None if stderr in (None, "N/A") else stderr,
         "agrees_with_pass@1": agrees,
         "reported": {k: v for k, v in sorted(task_results.items()) if k not in ("name", "alias")},
     }
-    m["problems_loaded"] = len(scores)
-    m["problems_without_samples"] = []
-    invocation = {"started": started or _now(), "resumed": False, "samples_before": 0,
-                  "to_generate": len(completions), "generated": len(completions),
-                  "generation_seconds": round(generation_seconds, 2), "scoring_seconds": 0.0,
-                  "ended": _now(), "outcome": "complete", "tool": "lm-eval"}
-    manifest = store.update_manifest(invocations=[invocation], completed=_now())
-    m["wall_seconds"] = m["generation_seconds"] = round(generation_seconds, 2)
-    m["usage"] = usage_summary(scores, manifest, model_cfg)
-    m["run_id"] = store.run_id
-    m["model"] = model_cfg["name"]
-    m["task"] = task
-    m["benchmark"] = benchmark
-    m["protocol"] = protocol
-    write_json(store.metrics_path, m)
+    invocation = Invocation(started=started or utc_now(), to_generate=len(completions), generated=len(completions),
+                            generation_seconds=round(generation_seconds, 2), ended=utc_now(),
+                            outcome="complete", pid=os.getpid(), extra={"tool": "lm-eval"})
+    recorded = store.record_invocation(invocation)
+    store.write_metrics(Metrics(
+        run_id=store.run_id, model=str(model_cfg["name"]), task=task, benchmark=benchmark, protocol=protocol,
+        usage=usage_summary(scores, recorded.to_json(), model_cfg, _local_engine(opts.backend)),
+        problems_loaded=len(scores), problems_without_samples=[],
+        wall_seconds=round(generation_seconds, 2), generation_seconds=round(generation_seconds, 2),
+        stats=stats))
     if log_file is not None and log_file.is_file():
-        shutil.copyfile(log_file, store.path / "run.log")
-    store.update_manifest(status="complete")
-    return store
+        shutil.copyfile(log_file, store.log_path)
+    store.set_status(RunStatus.COMPLETE)
 
 
 # -- the evaluation -------------------------------------------------------------------------------
@@ -588,7 +590,7 @@ def _shutdown(lm: Any) -> None:
 
 def run(opts: BridgeOptions) -> list[RunStore]:
     """Evaluate the tasks with lm-eval and write one run per task; returns the runs."""
-    from harness.runner import _now, env_defaults
+    from harness.runner import env_defaults
     from harness.serve import model_config
 
     env_defaults()
@@ -600,7 +602,7 @@ def run(opts: BridgeOptions) -> list[RunStore]:
     for p in include:
         if not p.is_dir():
             raise HarnessError(f"--include-path {p}: not a directory")
-    started = _now()
+    started = utc_now()
     with tempfile.TemporaryDirectory(prefix="lmeval-") as tmp_s:
         tmp = Path(tmp_s)
         log_file = tmp / "run.log"
@@ -792,9 +794,9 @@ def _bool(s: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from harness.cli import _setup_logging
+    from harness.cli import setup_logging
 
-    _setup_logging()
+    setup_logging()
     try:
         opts = parse_args(sys.argv[1:] if argv is None else argv)
         stores = run(opts)
@@ -802,7 +804,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.error("%s", e)
         sys.exit(2)
     for s in stores:
-        m = json.loads(s.metrics_path.read_text())
+        m = s.read_metrics().to_json()
         lm = m["lmeval"]
         se = m.get("pass@1_se_generation")
         print(f"{m['task']} ({m['benchmark']}): pass@1 {m['pass@1']:.4f} (generation SE {se:.4f}, "

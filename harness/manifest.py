@@ -6,7 +6,6 @@ import os
 import platform
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 import harness
@@ -26,7 +25,11 @@ def package_versions() -> dict[str, str]:
 
 
 def git_sha() -> str | None:
-    root = Path(harness.__file__).resolve().parents[1]
+    from harness.paths import IN_CHECKOUT, ROOT
+
+    if not IN_CHECKOUT:
+        return None  # an installed package: there is no repository to ask
+    root = ROOT
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if sha.returncode != 0:

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.paths import CONFIG_DIR, work_dir
 
 log = logging.getLogger("harness.nightly")
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_PLAN = ROOT / "configs" / "nightly" / "gpu.yaml"
+ROOT = work_dir()
+DEFAULT_PLAN = CONFIG_DIR / "nightly" / "gpu.yaml"
 KEYS = {"name", "model", "task", "sampling", "backend", "args"}
 
 
@@ -101,7 +102,7 @@ def run_plan(entries: Iterable[Entry], results_dir: str | None, log_dir: Path, d
 
 def main(argv: Iterable[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="harness nightly", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help=f"default: {DEFAULT_PLAN.relative_to(ROOT)}")
+    ap.add_argument("--plan", type=Path, default=DEFAULT_PLAN, help="default: configs/nightly/gpu.yaml")
     ap.add_argument("--only", nargs="+", default=None, help="run only these entry names")
     ap.add_argument("--results-dir", default=None, help="default: the eval config's results_dir (results)")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")

@@ -28,6 +28,13 @@ def _find_root() -> Path:
 
 ROOT: Path = _find_root()
 CONFIG_DIR: Path = ROOT / "configs"
+IN_CHECKOUT: bool = ROOT != PACKAGE_DIR
+
+
+def work_dir() -> Path:
+    """Where relative outputs (results/, .cache/) go: the checkout, or else the current directory
+    (never inside an installed package)."""
+    return ROOT if IN_CHECKOUT else Path.cwd()
 
 
 def user_config_dirs() -> list[Path]:

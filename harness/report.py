@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
 from harness.metrics import per_problem
@@ -89,35 +87,23 @@ class RunData:
         return json.dumps([self.model, self.task, self.protocol], sort_keys=True, default=str)
 
 
-def _display_name(run_dir: Path, model: str) -> str:
-    cfg_path = run_dir / "config.yaml"
-    if cfg_path.is_file():
-        try:
-            cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
-            name = (cfg.get("model") or {}).get("display_name")
-            if name:
-                return str(name)
-        except yaml.YAMLError:
-            pass
-    return model
-
-
 def load_run(run_dir: Path) -> RunData:
+    """One run, read through the run store's typed records."""
     from harness.scoring.math import normalise
 
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-    scores = list(RunStore(run_dir).iter_scores())
-    model_info = manifest.get("model") or {}
-    task_info = manifest.get("task") or {}
-    model = str(model_info.get("name") or metrics.get("model") or "?")
-    task = str(task_info.get("name") or metrics.get("task") or "?")
+    store = RunStore(run_dir)
+    mf = store.load_manifest()
+    mt = store.read_metrics()
+    scores = list(store.iter_scores())
+    model = str(mf.model.get("name") or mt.model)
+    task = str(mf.task.get("name") or mt.task)
+    display = (store.read_config().get("model") or {}).get("display_name") or model
     run = RunData(
-        run_id=str(manifest.get("run_id") or run_dir.name), path=run_dir, manifest=manifest,
-        metrics=metrics, scores=scores, display=_display_name(run_dir, model), model=model,
-        claims_key=model_info.get("claims_key"), task=task,
-        benchmark=str(task_info.get("benchmark") or metrics.get("benchmark") or task),
-        protocol=dict(manifest.get("protocol") or metrics.get("protocol") or {}),
+        run_id=mf.run_id or run_dir.name, path=run_dir, manifest=mf.to_json(),
+        metrics=mt.to_json(), scores=scores, display=str(display), model=model,
+        claims_key=mf.model.get("claims_key"), task=task,
+        benchmark=str(mf.task.get("benchmark") or mt.benchmark or task),
+        protocol=dict(mf.protocol or mt.protocol),
     )
     grouped: dict[str, list[Score]] = defaultdict(list)
     for s in scores:
@@ -131,35 +117,40 @@ def load_run(run_dir: Path) -> RunData:
     return run
 
 
+UNREADABLE = "unreadable"  # the prefix of a skip reason that the leaderboard names run by run
+
+
 def load_runs(results_dir: Path) -> tuple[list[RunData], list[tuple[str, str]]]:
     """Finished runs under results_dir/runs (sorted by run id), and (run id, why) for skipped ones."""
     runs: list[RunData] = []
     skipped: list[tuple[str, str]] = []
-    root = Path(results_dir) / "runs"
-    if not root.is_dir():
-        return runs, skipped
-    for d in sorted(p for p in root.iterdir() if p.is_dir()):
-        if not (d / "manifest.json").is_file():
-            skipped.append((d.name, "no manifest.json"))
+    for store in RunStore.list_runs(Path(results_dir)):
+        if not store.manifest_path.is_file():
+            skipped.append((store.run_id, "no manifest.json"))
             continue
         try:
-            status = json.loads((d / "manifest.json").read_text(encoding="utf-8")).get("status")
-        except json.JSONDecodeError:
-            skipped.append((d.name, "unreadable manifest.json"))
+            status = store.load_manifest().status
+        except HarnessError as e:
+            skipped.append((store.run_id, f"{UNREADABLE}: {_short(e, store.path)}"))
             continue
-        if status != "complete" or not (d / "metrics.json").is_file():
-            skipped.append((d.name, "not finished"))
+        if status != "complete" or not store.metrics_path.is_file():
+            skipped.append((store.run_id, "not finished"))
             continue
         try:
-            run = load_run(d)
-        except (OSError, ValueError, TypeError, KeyError) as e:
-            skipped.append((d.name, f"unreadable: {e}"))
+            run = load_run(store.path)
+        except (HarnessError, OSError, ValueError, TypeError, KeyError) as e:
+            skipped.append((store.run_id, f"{UNREADABLE}: {_short(e, store.path)}"))
             continue
         if not run.counts:
-            skipped.append((d.name, "no scored samples"))
+            skipped.append((store.run_id, "no scored samples"))
             continue
         runs.append(run)
     return runs, skipped
+
+
+def _short(e: BaseException, run_dir: Path) -> str:
+    """The error, one line, with the run directory's path shortened to the file name."""
+    return str(e).splitlines()[0].replace(str(run_dir) + os.sep, "") if str(e) else type(e).__name__
 
 
 def select_latest(runs: Sequence[RunData]) -> list[RunData]:
@@ -335,6 +326,9 @@ class Board:
 
 def build(results_dir: Path, reg: Registry, cfg: VerdictConfig, out_dir: Path, all_runs: bool = False) -> Board:
     runs, skipped = load_runs(results_dir)
+    for run_id, why in skipped:
+        if why.startswith(UNREADABLE):
+            log.warning("skipped run %s: %s", run_id, why)
     shown = list(runs) if all_runs else select_latest(runs)
     entries: list[dict[str, Any]] = []
     for run in shown:
@@ -509,6 +503,13 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
              f"{_plural(c['external_results'], 'published reproduction result')} from "
              f"{_plural(c['external_sources'], 'source')}.")
     L.append("")
+    unreadable = [x for x in data.get("skipped") or [] if str(x["why"]).startswith(UNREADABLE)]
+    if unreadable:
+        L.append("Unreadable runs, left out:")
+        L.append("")
+        for x in unreadable:
+            L.append(f"- `{x['run_id']}`: {x['why'][len(UNREADABLE) + 2:]}")
+        L.append("")
     L.append("## Summary")
     L.append("")
     if not data["summary"]:

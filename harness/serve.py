@@ -28,22 +28,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.paths import work_dir
+
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = work_dir()
 VLLM_CLI = "--vllm-cli"  # `python -m harness.serve --vllm-cli serve ...` runs vLLM's own CLI
 
 
 def model_config(overrides: Sequence[str]) -> dict[str, Any]:
     """The resolved `model` section of the eval config for these Hydra overrides."""
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
+    from harness.compose import compose
 
-    from harness.cli import CONFIG_DIR
-
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="eval", overrides=list(overrides))
-    return OmegaConf.to_container(cfg.model, resolve=True)  # type: ignore[return-value]
+    return dict(compose(overrides)["model"])
 
 
 def _flag(key: str, value: Any) -> list[str]:

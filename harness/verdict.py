@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
+from harness.paths import CONFIG_DIR
 
 VERDICTS = ("reproduced", "below", "above", "inconclusive")
 GLYPH = {"reproduced": "✅", "below": "🔻", "above": "🔺", "inconclusive": "❔"}
@@ -25,7 +26,7 @@ GLYPH = {"reproduced": "✅", "below": "🔻", "above": "🔺", "inconclusive": 
 # (a gap of exactly -3.0 points computed as -0.030000000000000027) is a tie.
 EPS = 1e-9
 
-DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "verdict.yaml"
+DEFAULT_PATH = CONFIG_DIR / "verdict.yaml"
 
 
 @dataclass(frozen=True)

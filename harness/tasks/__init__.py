@@ -12,7 +12,6 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, DataError

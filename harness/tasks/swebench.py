@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, DataError
+from harness.paths import ROOT
 from harness.scoring.patch import extract_patch, patch_paths
 from harness.swe import ERROR, NO_PATCH, Instance, require_swebench
 from harness.swe.repos import RepoStore, git
@@ -35,7 +36,7 @@ from harness.types import Completion, Message, Problem, Score
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = ROOT
 
 INTRO = ("Below is an issue reported in a software repository, followed by code from that repository "
          "that is relevant to it.")
