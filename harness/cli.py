@@ -28,7 +28,7 @@ def setup_logging() -> None:
         if not console.is_terminal:
             console = Console(stderr=True, width=160)
         h = RichHandler(console=console, show_path=False, rich_tracebacks=False, log_time_format="%H:%M:%S")
-        h._harness = True  # type: ignore[attr-defined]
+        h._harness = True
         root.addHandler(h)
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "fsspec"):
@@ -57,7 +57,8 @@ def _eval_main() -> None:
         env_defaults()
         try:
             plain = OmegaConf.to_container(cfg, resolve=True)
-            store, metrics = run_eval(plain)  # type: ignore[arg-type]
+            assert isinstance(plain, dict)
+            store, metrics = run_eval({str(k): v for k, v in plain.items()})
         except HarnessError as e:
             log.error("%s", e)
             sys.exit(exit_code(e))

