@@ -81,6 +81,17 @@ def load_plan(path: Path) -> list[Entry]:
     return entries
 
 
+NOTHING_SCORED = 3  # the eval's exit code when every sample failed to generate (no number to report)
+
+
+def outcome(rc: int) -> str:
+    if rc == 0:
+        return "ok"
+    if rc == NOTHING_SCORED:
+        return "NOTHING SCORED (every sample failed to generate)"
+    return f"FAILED (exit {rc})"
+
+
 def run_plan(entries: Iterable[Entry], results_dir: str | None, log_dir: Path, dry_run: bool = False) -> list[dict[str, Any]]:
     outcomes = []
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +106,7 @@ def run_plan(entries: Iterable[Entry], results_dir: str | None, log_dir: Path, d
         with open(logfile, "w", encoding="utf-8") as f:
             rc = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT).returncode
         took = time.time() - t0
-        (log.info if rc == 0 else log.error)("%s: %s in %.0fs", e.name, "ok" if rc == 0 else f"FAILED (exit {rc})", took)
+        (log.info if rc == 0 else log.error)("%s: %s in %.0fs", e.name, outcome(rc), took)
         outcomes.append({"name": e.name, "returncode": rc, "seconds": round(took, 1), "log": str(logfile)})
     return outcomes
 
@@ -130,8 +141,11 @@ def main(argv: Iterable[str] | None = None) -> None:
 
         report.main(["--results-dir", results_dir])
     failed = [o for o in outcomes if o["returncode"] != 0]
+    empty = [o for o in failed if o["returncode"] == NOTHING_SCORED]
     print(f"nightly: {len(outcomes) - len(failed)} of {len(outcomes)} evaluations succeeded"
-          + (f"; failed: {', '.join(o['name'] for o in failed)} (logs in {log_dir})" if failed else ""))
+          + (f"; nothing scored: {', '.join(o['name'] for o in empty)}" if empty else "")
+          + (f"; failed: {', '.join(o['name'] for o in failed if o not in empty)}" if len(failed) > len(empty) else "")
+          + (f" (logs in {log_dir})" if failed else ""))
     sys.exit(1 if failed else 0)
 
 

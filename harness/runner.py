@@ -101,6 +101,10 @@ def run_eval(cfg: Mapping[str, Any]) -> tuple[RunStore, dict[str, Any]]:
     try:
         log.info("%s run %s", "resuming" if resumed else "starting", store.path)
         return _run(ec, store, task, problems, backend, targets, t_start, resumed)
+    except KeyboardInterrupt:  # between the steps that record their own outcome
+        backend.close()
+        store.set_status(RunStatus.INTERRUPTED)
+        raise Interrupted(f"interrupted: run {store.run_id} is marked interrupted; the same command resumes it") from None
     finally:
         logging.getLogger().removeHandler(handler)
         handler.close()
