@@ -27,7 +27,7 @@ import yaml
 
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
-from harness.metrics import per_problem
+from harness.metrics import SameAnswer, Vote, per_problem, votes
 from harness.store import RunStore, atomic_write
 from harness.types import Score
 from harness.verdict import (
@@ -65,7 +65,7 @@ class RunData:
     benchmark: str
     protocol: dict[str, Any]
     counts: list[tuple[int, int]] = field(default_factory=list)  # (n_i, c_i) per problem, by id
-    answers: list[list[tuple[str | None, bool]]] = field(default_factory=list)  # per problem, by sample
+    answers: list[list[Vote]] = field(default_factory=list)  # metrics.votes per problem, by sample
     by_problem: list[list[Score]] = field(default_factory=list)
 
     @property
@@ -102,9 +102,19 @@ def _display_name(run_dir: Path, model: str) -> str:
     return model
 
 
-def load_run(run_dir: Path) -> RunData:
-    from harness.scoring.math import normalise
+def _same_answer(run_dir: Path) -> SameAnswer | None:
+    """The answer equivalence of the run's task (math equivalence for math tasks), built from the
+    run's config.yaml; None (plain string equality) when it holds no usable task config."""
+    from harness.tasks import build_task
 
+    try:
+        cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+        return build_task(cfg["task"], cfg.get("prompt") or {}).same_answer
+    except (OSError, yaml.YAMLError, HarnessError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def load_run(run_dir: Path) -> RunData:
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     scores = list(RunStore(run_dir).iter_scores())
@@ -122,11 +132,11 @@ def load_run(run_dir: Path) -> RunData:
     grouped: dict[str, list[Score]] = defaultdict(list)
     for s in scores:
         grouped[s.id].append(s)
+    same = _same_answer(run_dir)
     for pid in sorted(grouped):
         ss = sorted(grouped[pid], key=lambda s: s.sample)
         run.by_problem.append(ss)
-        run.answers.append([(None if s.extracted is None or s.reason == "error" else normalise(s.extracted),
-                             bool(s.correct)) for s in ss])
+        run.answers.append(votes(ss, same))
     run.counts = [(r.n, r.correct) for r in per_problem(scores)]
     return run
 
@@ -375,7 +385,6 @@ def build(results_dir: Path, reg: Registry, cfg: VerdictConfig, out_dir: Path, a
             s[comp["verdict"]["verdict"]] += 1
     data = {
         "verdict_config": {"tolerance_points": round(100 * cfg.tolerance, 6), "confidence": cfg.confidence,
-                           "max_interval_width_points": round(100 * cfg.max_interval_width, 6),
                            "subset": cfg.subset, "z": round(cfg.z, 6)},
         "counts": {"runs": len(runs), "runs_shown": len(shown), "runs_skipped": len(skipped),
                    "claims": len(reg.claims), "claim_sources": len({c.source.id for c in reg.claims}),
@@ -496,9 +505,8 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
     L.append("")
     L.append(f"Verdict on the gap (measured − claimed) with its {100 * vc['confidence']:g}% interval "
              f"(both sides' sampling noise): {GLYPH['reproduced']} **reproduced** when the interval lies "
-             f"within ±{vc['tolerance_points']:g} points and is at most {vc['max_interval_width_points']:g} "
-             f"points wide; {GLYPH['below']} **below** / {GLYPH['above']} **above** when it lies entirely "
-             f"outside the band; {GLYPH['inconclusive']} **inconclusive** otherwise. "
+             f"within ±{vc['tolerance_points']:g} points; {GLYPH['below']} **below** / {GLYPH['above']} "
+             f"**above** when it lies entirely outside the band; {GLYPH['inconclusive']} **inconclusive** otherwise. "
              "Rules: [docs/claims.md](../docs/claims.md).")
     L.append("")
     runs_line = f"{c['runs_shown']} of {c['runs']} finished runs shown"

@@ -182,7 +182,7 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
 
     scores = list(store.iter_scores())
     meta = {p.id: p.meta for p in problems}
-    m = metrics_mod.compute(scores, meta, task.group_fields())
+    m = metrics_mod.compute(scores, meta, task.group_fields(), task.same_answer)
     m.update(task.extra_metrics(scores))
     missing = [p.id for p in problems if targets.get(p.id, 0) == 0]
     m["problems_loaded"] = len(problems)
