@@ -269,3 +269,17 @@ def test_verdict_config_file_and_errors(tmp_path):
     p.write_text("tolerance: 2\nconfidence: 0.9\nsubset: ignore\n")
     with pytest.raises(ConfigError, match="subset"):
         VerdictConfig.load(p)
+
+
+def test_coverage_benchmark_runs(capsys):
+    from harness import bench_stats
+
+    assert bench_stats.main(["--runs", "20", "--profiles", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("MATH-500", "AIME"))]
+    assert len(rows) == 8
+    # every row: two coverage percentages and a width
+    for line in rows:
+        cov = [float(x.rstrip("%")) for x in line.split() if x.endswith("%")]
+        assert len(cov) == 2 and all(0 <= c <= 100 for c in cov)
+    assert "lowest coverage at k >= 2" in out
