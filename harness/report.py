@@ -109,8 +109,16 @@ def _same_answer(run_dir: Path) -> SameAnswer | None:
 
     try:
         cfg = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
-        return build_task(cfg["task"], cfg.get("prompt") or {}).same_answer
-    except (OSError, yaml.YAMLError, HarnessError, KeyError, TypeError, AttributeError):
+        task_cfg = cfg.get("task") if isinstance(cfg, Mapping) else None
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(task_cfg, Mapping):
+        return None
+    try:
+        return build_task(task_cfg, cfg.get("prompt") or {}).same_answer
+    except Exception as e:  # any task's constructor: the report must still be written
+        log.warning("%s: cannot rebuild its task from config.yaml (%s); cons@k answers are grouped as "
+                    "strings", run_dir.name, e)
         return None
 
 

@@ -183,3 +183,26 @@ def test_pass1_se_checks_inputs_and_batches():
         batch = pass1_se_array(n, c, k)
         assert batch.shape == (3,)
         assert list(batch) == pytest.approx([pass1_se(row, k) for row in counts])
+
+
+def test_report_votes_use_the_runs_task_equivalence(tmp_path):
+    """The leaderboard's cons@k SE and plot read the same votes as metrics.json: the report rebuilds
+    the run's task from config.yaml to group answers by math equivalence."""
+    import yaml
+
+    from harness import report
+
+    ss = [S("a", 0, False, "7"), S("a", 1, True, "0.5"), S("a", 2, True, "1/2")]
+    d = tmp_path / "run"
+    d.mkdir()
+    (d / "manifest.json").write_text(json.dumps({"run_id": "r", "status": "complete", "model": {"name": "m"},
+                                                 "task": {"name": "t", "benchmark": "t"}}))
+    (d / "metrics.json").write_text(json.dumps(compute(ss, same=math_task().same_answer)))
+    (d / "scores.jsonl").write_text("".join(json.dumps(s.to_json()) + "\n" for s in ss))
+    task = {"name": "t", "family": "math", "fields": {"id": "id", "problem": "q", "answer": "a"}}
+    (d / "config.yaml").write_text(yaml.safe_dump({"task": task, "prompt": {}}))
+    run = report.load_run(d)
+    assert run.answers == [[(0, False), (1, True), (1, True)]]
+    assert plots.cons_first_k(run.answers, 3) == run.metrics["cons@k"] == 1.0
+    (d / "config.yaml").write_text("model: {name: m}\n")  # no task config: plain strings
+    assert report.load_run(d).answers == [[(0, False), (1, True), (2, True)]]
