@@ -15,8 +15,10 @@ Definitions (see docs/statistics.md):
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from harness.types import Score
+
+log = logging.getLogger(__name__)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -242,7 +246,11 @@ def compute(
 ) -> dict[str, Any]:
     """All run metrics as a JSON-ready dict (no NaN: undefined values are None). `same` is the
     task's answer equivalence for the majority vote (default: same_text)."""
+    t0 = time.monotonic()
     results = per_problem(scores, meta, same)
+    if time.monotonic() - t0 > 5:
+        log.info("grouped the answers of %d problems for the majority vote in %.0fs", len(results),
+                 time.monotonic() - t0)
     N = len(results)
     total = len(scores)
     if N == 0:
