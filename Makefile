@@ -35,7 +35,7 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint typecheck bench clean
+.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint typecheck bench bench-stats clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
@@ -43,6 +43,7 @@ help:
 	@echo "make lm-eval LMEVAL_TASKS=gsm8k [MODEL=..] [BACKEND=vllm|hf] [ARGS='data_files=F limit=N ...']   (lm-eval tasks as runs)"
 	@echo "make nightly [PLAN=configs/nightly/gpu.yaml] [ARGS='--only NAME | --dry-run']   (every entry, then the leaderboard)"
 	@echo "make report [ARGS='--all | --json | --results-dir D | --out F']   (run reports + results/LEADERBOARD.md)"
+	@echo "make bench-stats [ARGS='--runs N --per-run']   (simulated coverage of the verdict intervals)"
 	@echo "make test | make test-fast | make lint | make typecheck | make tiny-model | make install [EXTRAS=vllm]"
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml $(LOCK)
@@ -102,6 +103,10 @@ typecheck: install
 
 bench: install
 	$(PY) -m harness.bench --mean-tokens 5000 $(BENCH_ARGS)
+
+# coverage of the verdict's 95% intervals, simulated with the project's own functions (docs/statistics.md)
+bench-stats: install
+	$(PY) -m harness.bench_stats $(ARGS)
 
 clean:
 	rm -rf .cache/vllm .cache/torchinductor .cache/vllm-rpc .pytest_cache

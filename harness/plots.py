@@ -14,8 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from harness.metrics import ks_for, pass_at_k  # noqa: E402
-from harness.verdict import majority  # noqa: E402
+from harness.metrics import Vote, ks_for, majority, pass_at_k  # noqa: E402
 
 FORMATS = ("png", "svg")
 _RC = {
@@ -70,14 +69,16 @@ def claims_vs_measured(title: str, models: Sequence[str], claims: Sequence[Mappi
         return _save(fig, base)
 
 
-def _cons_first_k(answers: Sequence[Sequence[tuple[str | None, bool]]], k: int) -> float:
-    return sum(majority(list(a[:k])) for a in answers) / len(answers)
+def cons_first_k(votes: Sequence[Sequence[Vote]], k: int) -> float:
+    """cons@k over the first k samples of each problem: metrics.majority on the first k of the
+    problem's votes (metrics.votes), the rule behind cons@k in metrics.json."""
+    return sum(majority(v[:k]) for v in votes) / len(votes)
 
 
 def curves(title: str, runs: Sequence[Mapping[str, Any]], base: Path) -> list[Path]:
     """pass@k (unbiased estimator) and cons@k (majority vote over the first k samples of each
     problem) against k, one line pair per run. Each run: label, counts [(n, c)], answers
-    [[(answer, correct), ...] per problem, in sample order]."""
+    [metrics.votes(...) per problem, in sample order]."""
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=(6.0, 4.0))
         for j, r in enumerate(runs):
@@ -87,7 +88,7 @@ def curves(title: str, runs: Sequence[Mapping[str, Any]], base: Path) -> list[Pa
             passk = [100 * sum(pass_at_k(n, c, k) for n, c in r["counts"]) / N for k in ks]
             ax.plot(ks, passk, marker="o", ms=3, color=f"C{j}", label=f"pass@k {r['label']}")
             if r.get("answers"):
-                cons = [100 * _cons_first_k(r["answers"], k) for k in ks]
+                cons = [100 * cons_first_k(r["answers"], k) for k in ks]
                 ax.plot(ks, cons, marker="s", ms=3, ls="--", color=f"C{j}", label=f"cons@k {r['label']}")
         ax.set_xscale("log", base=2)
         ax.set_xlabel("k (samples per problem)")

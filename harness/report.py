@@ -25,7 +25,7 @@ from typing import Any
 
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
-from harness.metrics import per_problem
+from harness.metrics import SameAnswer, Vote, per_problem, votes
 from harness.store import RunStore, atomic_write
 from harness.types import Score
 from harness.verdict import (
@@ -63,7 +63,7 @@ class RunData:
     benchmark: str
     protocol: dict[str, Any]
     counts: list[tuple[int, int]] = field(default_factory=list)  # (n_i, c_i) per problem, by id
-    answers: list[list[tuple[str | None, bool]]] = field(default_factory=list)  # per problem, by sample
+    answers: list[list[Vote]] = field(default_factory=list)  # metrics.votes per problem, by sample
     by_problem: list[list[Score]] = field(default_factory=list)
 
     @property
@@ -87,17 +87,32 @@ class RunData:
         return json.dumps([self.model, self.task, self.protocol], sort_keys=True, default=str)
 
 
+def _same_answer(run_dir: Path, cfg: Mapping[str, Any]) -> SameAnswer | None:
+    """The answer equivalence of the run's task (math equivalence for math tasks), built from the
+    run's config.yaml; None (plain string equality) when it holds no usable task config."""
+    from harness.tasks import build_task
+
+    task_cfg = cfg.get("task")
+    if not isinstance(task_cfg, Mapping):
+        return None
+    try:
+        return build_task(task_cfg, cfg.get("prompt") or {}).same_answer
+    except Exception as e:  # any task's constructor: the report must still be written
+        log.warning("%s: cannot rebuild its task from config.yaml (%s); cons@k answers are grouped as "
+                    "strings", run_dir.name, e)
+        return None
+
+
 def load_run(run_dir: Path) -> RunData:
     """One run, read through the run store's typed records."""
-    from harness.scoring.math import normalise
-
     store = RunStore(run_dir)
     mf = store.load_manifest()
     mt = store.read_metrics()
     scores = list(store.iter_scores())
     model = str(mf.model.get("name") or mt.model)
     task = str(mf.task.get("name") or mt.task)
-    display = (store.read_config().get("model") or {}).get("display_name") or model
+    cfg = store.read_config()
+    display = (cfg.get("model") or {}).get("display_name") or model
     run = RunData(
         run_id=mf.run_id or run_dir.name, path=run_dir, manifest=mf.to_json(),
         metrics=mt.to_json(), scores=scores, display=str(display), model=model,
@@ -108,11 +123,11 @@ def load_run(run_dir: Path) -> RunData:
     grouped: dict[str, list[Score]] = defaultdict(list)
     for s in scores:
         grouped[s.id].append(s)
+    same = _same_answer(run_dir, cfg)
     for pid in sorted(grouped):
         ss = sorted(grouped[pid], key=lambda s: s.sample)
         run.by_problem.append(ss)
-        run.answers.append([(None if s.extracted is None or s.reason == "error" else normalise(s.extracted),
-                             bool(s.correct)) for s in ss])
+        run.answers.append(votes(ss, same))
     run.counts = [(r.n, r.correct) for r in per_problem(scores)]
     return run
 
@@ -369,7 +384,6 @@ def build(results_dir: Path, reg: Registry, cfg: VerdictConfig, out_dir: Path, a
             s[comp["verdict"]["verdict"]] += 1
     data = {
         "verdict_config": {"tolerance_points": round(100 * cfg.tolerance, 6), "confidence": cfg.confidence,
-                           "max_interval_width_points": round(100 * cfg.max_interval_width, 6),
                            "subset": cfg.subset, "z": round(cfg.z, 6)},
         "counts": {"runs": len(runs), "runs_shown": len(shown), "runs_skipped": len(skipped),
                    "claims": len(reg.claims), "claim_sources": len({c.source.id for c in reg.claims}),
@@ -490,9 +504,8 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
     L.append("")
     L.append(f"Verdict on the gap (measured − claimed) with its {100 * vc['confidence']:g}% interval "
              f"(both sides' sampling noise): {GLYPH['reproduced']} **reproduced** when the interval lies "
-             f"within ±{vc['tolerance_points']:g} points and is at most {vc['max_interval_width_points']:g} "
-             f"points wide; {GLYPH['below']} **below** / {GLYPH['above']} **above** when it lies entirely "
-             f"outside the band; {GLYPH['inconclusive']} **inconclusive** otherwise. "
+             f"within ±{vc['tolerance_points']:g} points; {GLYPH['below']} **below** / {GLYPH['above']} "
+             f"**above** when it lies entirely outside the band; {GLYPH['inconclusive']} **inconclusive** otherwise. "
              "Rules: [docs/claims.md](../docs/claims.md).")
     L.append("")
     runs_line = f"{c['runs_shown']} of {c['runs']} finished runs shown"

@@ -224,7 +224,7 @@ def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], b
 
     scores = list(store.iter_scores())
     meta = {p.id: p.meta for p in problems}
-    stats = metrics_mod.compute(scores, meta, task.group_fields())
+    stats = metrics_mod.compute(scores, meta, task.group_fields(), task.same_answer)
     stats.update(task.extra_metrics(scores))
     gen_errors = sum(1 for s in scores if s.finish_reason == "error")
     # samples whose generation failed (API errors) keep the run open: the same command resumes it

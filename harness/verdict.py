@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import yaml
 
 from harness.errors import ConfigError
+from harness.metrics import Vote, check_counts, majority, pass1_se
 from harness.paths import CONFIG_DIR
 
 VERDICTS = ("reproduced", "below", "above", "inconclusive")
@@ -33,7 +33,6 @@ DEFAULT_PATH = CONFIG_DIR / "verdict.yaml"
 class VerdictConfig:
     tolerance: float  # fraction: the band is [-tolerance, +tolerance] around the claim
     confidence: float  # two-sided level of the interval of the gap
-    max_interval_width: float  # fraction: `reproduced` needs an interval at most this wide
     subset: str = "inconclusive"  # what a run on part of the benchmark gets: inconclusive | compare
     cons_bootstrap: int = 200
 
@@ -49,6 +48,9 @@ class VerdictConfig:
                 raise ConfigError(f"{where}.{key}", f"must be a number in ({lo:g}, {hi:g}), got {v!r}")
             return float(v)
 
+        if "max_interval_width" in d:
+            raise ConfigError(f"{where}.max_interval_width", "is no longer a setting: an interval inside "
+                              "the ±tolerance band is at most 2 × tolerance wide already; remove the key")
         subset = str(d.get("subset", "inconclusive"))
         if subset not in ("inconclusive", "compare"):
             raise ConfigError(f"{where}.subset", f"must be `inconclusive` or `compare`, got {subset!r}")
@@ -56,8 +58,7 @@ class VerdictConfig:
         if isinstance(boot, bool) or not isinstance(boot, int) or boot < 10:
             raise ConfigError(f"{where}.cons_bootstrap", f"must be an integer >= 10, got {boot!r}")
         return cls(tolerance=num("tolerance", 0, 100) / 100, confidence=num("confidence", 0, 1),
-                   max_interval_width=num("max_interval_width", 0, 200) / 100, subset=subset,
-                   cons_bootstrap=boot)
+                   subset=subset, cons_bootstrap=boot)
 
     @classmethod
     def load(cls, path: Path | None = None) -> VerdictConfig:
@@ -73,28 +74,16 @@ class VerdictConfig:
 
 # -- standard errors ---------------------------------------------------------------------------
 
-def generation_se(counts: Sequence[tuple[int, int]]) -> float:
-    """sqrt(sum_i p_i (1 - p_i) / n_i) / N for (n_i, c_i) per problem: the sampling noise of
-    pass@1 with the question set fixed (plug-in estimate, as in metrics.json)."""
-    N = len(counts)
-    if N == 0:
-        return float("nan")
-    return math.sqrt(sum((c / n) * (1 - c / n) / n for n, c in counts)) / N
-
-
-def se_at_k(rates: Sequence[float], k: int) -> float:
-    """The generation SE a measurement with k samples per problem would have, if problem i is
-    solved with probability rates[i]: sqrt(sum_i p_i (1 - p_i) / k) / N."""
-    N = len(rates)
-    if N == 0 or k < 1:
-        return float("nan")
-    return math.sqrt(sum(p * (1 - p) for p in rates) / k) / N
-
-
 def se_bound(p: float, k: int, problems: int) -> float:
     """Upper bound on the generation SE of a mean over `problems` problems with k samples each and
     overall rate p: sum_i p_i (1 - p_i) <= N p (1 - p) (concavity), so SE <= sqrt(p(1-p)/(k N))."""
-    return math.sqrt(max(p * (1 - p), 0.0) / (k * problems))
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p <= 1.0:
+        raise ValueError(f"a rate must be a number in [0, 1], got {p!r}")
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"samples per problem must be a whole number >= 1, got {k!r}")
+    if isinstance(problems, bool) or int(problems) != problems or problems < 1:
+        raise ValueError(f"the number of problems must be a whole number >= 1, got {problems!r}")
+    return math.sqrt(p * (1 - p) / (k * problems))
 
 
 @dataclass(frozen=True)
@@ -109,56 +98,35 @@ class Sides:
 
 
 def pass1_sides(counts: Sequence[tuple[int, int]], k_claim: int | None, claim_greedy: bool = False) -> Sides:
-    """Generation SEs of a run's pass@1 and of a claim's, from the run's per-problem (n_i, c_i).
+    """Generation SEs of a run's pass@1 and of a claim's, from the run's per-problem (n_i, c_i)
+    (metrics.pass1_se, the same estimate as metrics.json).
 
-    The claim's SE is the run's per-problem rates evaluated at the claim's k. With fewer than two
-    samples for some problem the per-problem variance cannot be estimated (a single sample gives
-    p_i in {0, 1} and a plug-in variance of 0): both sides then use the bound sqrt(p(1-p)/(k N)).
-    A claim with unstated k counts as k = 1 (the widest error bar); a greedy claim (temperature 0)
-    has no sampling noise.
+    The claim's SE is the run's per-problem variances at the claim's k. A claim with unstated k
+    counts as k = 1 (the widest error bar); a greedy claim (temperature 0) has no sampling noise.
+    Problems with a single sample use the pooled p (1 - p), as the bound does, so a run with k = 1
+    gets the bound; `bound` is True when every problem has a single sample.
     """
-    N = len(counts)
+    check_counts(counts)
     kc = 1 if k_claim is None else k_claim
-    if N == 0:
-        return Sides(float("nan"), float("nan"), False)
-    if min(n for n, _ in counts) < 2:
-        p = sum(c / n for n, c in counts) / N
-        k_run = min(n for n, _ in counts)
-        return Sides(se_bound(p, k_run, N), 0.0 if claim_greedy else se_bound(p, kc, N), True)
-    rates = [c / n for n, c in counts]
-    return Sides(generation_se(counts), 0.0 if claim_greedy else se_at_k(rates, kc), False)
+    single = all(n < 2 for n, _ in counts)
+    return Sides(pass1_se(counts), 0.0 if claim_greedy else pass1_se(counts, kc), single)
 
 
 def external_sides(p_measured: float, k: int, problems: int, p_claim: float, k_claim: int | None,
                    claim_greedy: bool = False) -> Sides:
     """Both SEs from summary figures only: the bound on each side."""
     kc = 1 if k_claim is None else k_claim
-    return Sides(se_bound(p_measured, k, problems),
-                 0.0 if claim_greedy else se_bound(p_claim, kc, problems), True)
+    if claim_greedy:
+        return Sides(se_bound(p_measured, k, problems), 0.0, True)
+    return Sides(se_bound(p_measured, k, problems), se_bound(p_claim, kc, problems), True)
 
 
-def majority(answers: Sequence[tuple[str | None, bool]]) -> bool:
-    """Whether the majority answer among (normalised answer, correct) pairs is correct; samples
-    without an answer do not vote; ties go to the answer seen first."""
-    votes: Counter[str] = Counter()
-    first: dict[str, int] = {}
-    correct: dict[str, bool] = {}
-    for i, (a, ok) in enumerate(answers):
-        if a is None:
-            continue
-        votes[a] += 1
-        first.setdefault(a, i)
-        correct[a] = correct.get(a, False) or ok
-    if not votes:
-        return False
-    best = max(votes, key=lambda a: (votes[a], -first[a]))
-    return correct[best]
-
-
-def cons_rates(problems: Sequence[Sequence[tuple[str | None, bool]]], k: int, resamples: int,
-               seed: int = 0) -> list[float]:
+def cons_rates(problems: Sequence[Sequence[Vote]], k: int, resamples: int, seed: int = 0) -> list[float]:
     """Per problem, the probability that a majority vote over k samples is correct, estimated by
-    drawing k of the run's samples with replacement `resamples` times (fixed seed: deterministic)."""
+    drawing k of the run's votes (metrics.votes) with replacement `resamples` times and deciding
+    each draw by metrics.majority (fixed seed: deterministic)."""
+    if k < 1 or resamples < 1:
+        raise ValueError(f"need k >= 1 and resamples >= 1, got k={k}, resamples={resamples}")
     rng = random.Random(seed)
     out = []
     for answers in problems:
@@ -171,13 +139,12 @@ def cons_rates(problems: Sequence[Sequence[tuple[str | None, bool]]], k: int, re
     return out
 
 
-def cons_sides(problems: Sequence[Sequence[tuple[str | None, bool]]], k_run: int, k_claim: int,
-               resamples: int) -> Sides:
+def cons_sides(problems: Sequence[Sequence[Vote]], k_run: int, k_claim: int, resamples: int) -> Sides:
     """Generation SEs of cons@k for the run (at its k) and for the claim (at the claim's k): the
     Bernoulli variance q_i (1 - q_i) of each problem's vote, with q_i from the bootstrap above."""
     N = len(problems)
     if N == 0:
-        return Sides(float("nan"), float("nan"), False)
+        raise ValueError("no problems: the cons@k standard error needs at least one problem")
     q_run = cons_rates(problems, k_run, resamples, seed=1)
     q_claim = cons_rates(problems, k_claim, resamples, seed=2)
     return Sides(math.sqrt(sum(q * (1 - q) for q in q_run)) / N,
@@ -221,8 +188,8 @@ def decide(measured: float, claimed: float, sides: Sides, cfg: VerdictConfig,
     """The verdict on gap = measured - claimed, interval gap ± z * SE (z from cfg.confidence),
     band [-tol, +tol]:
 
-    - reproduced: the interval lies inside the band (touching an edge counts as inside) and is at
-      most cfg.max_interval_width wide;
+    - reproduced: the interval lies inside the band (touching an edge counts as inside; such an
+      interval is at most 2 * tolerance wide);
     - below / above: the interval lies entirely outside the band, below -tol / above +tol (touching
       the edge is not outside: the gap is then not significantly larger than the tolerance);
     - inconclusive: anything else, or when `force_inconclusive` gives a reason (e.g. a subset run).
@@ -240,16 +207,12 @@ def decide(measured: float, claimed: float, sides: Sides, cfg: VerdictConfig,
         return v("inconclusive", "no standard error")
     if force_inconclusive:
         return v("inconclusive", force_inconclusive)
-    width = hi - lo
     if hi < -tol - EPS:
         return v("below", f"interval entirely below -{100 * tol:.1f}")
     if lo > tol + EPS:
         return v("above", f"interval entirely above +{100 * tol:.1f}")
-    inside = lo >= -tol - EPS and hi <= tol + EPS
-    if inside and width <= cfg.max_interval_width + EPS:
+    if lo >= -tol - EPS and hi <= tol + EPS:
         return v("reproduced", f"interval within ±{100 * tol:.1f}")
-    if inside:
-        return v("inconclusive", f"interval {100 * width:.1f} points wide > {100 * cfg.max_interval_width:.1f}")
     return v("inconclusive", f"interval crosses ±{100 * tol:.1f}")
 
 

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from harness.errors import ConfigError
+from harness.metrics import majority, pass1_se
 from harness.verdict import (
     Sides,
     VerdictConfig,
@@ -14,45 +15,102 @@ from harness.verdict import (
     cons_sides,
     decide,
     external_sides,
-    generation_se,
-    majority,
     pass1_sides,
     protocol_differences,
-    se_at_k,
     se_bound,
     share_of_gap,
 )
 
-CFG = VerdictConfig(tolerance=0.03, confidence=0.95, max_interval_width=0.10)
+CFG = VerdictConfig(tolerance=0.03, confidence=0.95)
 Z95 = 1.959963984540054
+
+
+def bayes(n, c, a=0.25):
+    """Posterior mean of p(1-p) under a Beta(a, a) prior after c of n correct."""
+    return (c + a) * (n - c + a) / ((n + 2 * a) * (n + 2 * a + 1))
 
 
 def test_z_from_confidence():
     assert CFG.z == pytest.approx(Z95, abs=1e-9)
-    assert VerdictConfig(0.03, 0.9, 0.1).z == pytest.approx(1.6448536269514722, abs=1e-9)
+    assert VerdictConfig(0.03, 0.9).z == pytest.approx(1.6448536269514722, abs=1e-9)
 
 
 def test_generation_se_by_hand():
-    # p = 1, .5, .25, 0 with 4 samples each: sum p(1-p)/4 = (0 + .25 + .1875 + 0) / 4 = .109375
+    # c = 4, 2, 1, 0 of 4: unbiased c(n-c)/(n(n-1)) = 0, 4/12, 3/12, 0 -> sum 7/12, over n = 4 -> 7/48
+    # (the plug-in p(1-p) would give .4375, biased low by (n-1)/n = 3/4)
     counts = [(4, 4), (4, 2), (4, 1), (4, 0)]
-    assert generation_se(counts) == pytest.approx(math.sqrt(0.109375) / 4)
-    assert generation_se(counts) == pytest.approx(0.0826797, abs=1e-7)
+    assert pass1_se(counts) == pytest.approx(math.sqrt(7 / 48) / 4)
+    assert pass1_se(counts) == pytest.approx(0.0954703, abs=1e-7)
+    assert pass1_se(counts) == pytest.approx(math.sqrt(0.4375 / 4) / 4 * math.sqrt(4 / 3))
+    # the Bayesian floor (sum .4545 / 4 = .1136) stays below the unbiased sum (.1458): it does not bind
+    assert sum(bayes(n, c) for n, c in counts) / 4 == pytest.approx(0.1136364, abs=1e-7)
 
 
 def test_claim_k64_against_run_k4():
     counts = [(4, 4), (4, 2), (4, 1), (4, 0)]
     s = pass1_sides(counts, k_claim=64)
     assert not s.bound
-    # run: sqrt(.4375 / 4) / 4 ; claim: sqrt(.4375 / 64) / 4 (same per-problem rates, 16x the samples)
-    assert s.se_measured == pytest.approx(math.sqrt(0.4375 / 4) / 4)
-    assert s.se_claim == pytest.approx(math.sqrt(0.4375 / 64) / 4)
+    # run: sqrt(7/12 / 4) / 4 ; claim: sqrt(7/12 / 64) / 4 (same per-problem variances, 16x the samples)
+    assert s.se_measured == pytest.approx(math.sqrt(7 / 12 / 4) / 4)
+    assert s.se_claim == pytest.approx(math.sqrt(7 / 12 / 64) / 4)
     assert s.se_claim == pytest.approx(s.se_measured / 4)
-    assert s.combined == pytest.approx(math.sqrt(0.4375 / 4 / 16 + 0.4375 / 64 / 16))
-    assert s.combined == pytest.approx(0.0852243, abs=1e-7)
+    assert s.combined == pytest.approx(math.sqrt(7 / 12 / 4 / 16 + 7 / 12 / 64 / 16))
+    assert s.combined == pytest.approx(0.0984085, abs=1e-7)
     v = decide(0.4375, 0.40, s, CFG)
     assert v.gap == pytest.approx(0.0375)
-    assert v.lo == pytest.approx(0.0375 - Z95 * 0.0852243, abs=1e-6)
+    assert v.lo == pytest.approx(0.0375 - Z95 * 0.0984085, abs=1e-6)
     assert v.verdict == "inconclusive"
+
+
+def test_all_or_nothing_run_is_not_certain():
+    # 20 problems solved 4/4, 10 solved 0/4: every unbiased (and plug-in) variance is 0. Before, the
+    # interval of 66.67 against 70.0 was [-3.33, -3.33] and the verdict `below`.
+    counts = [(4, 4)] * 20 + [(4, 0)] * 10
+    s = pass1_sides(counts, 64)
+    b = bayes(4, 4)
+    assert b == pytest.approx(1.0625 / 24.75) and bayes(4, 0) == pytest.approx(b)
+    assert s.se_measured == pytest.approx(math.sqrt(30 * b / 4) / 30)
+    assert s.se_measured == pytest.approx(0.0189141, abs=1e-7)
+    assert s.se_claim == pytest.approx(math.sqrt(30 * b / 64) / 30)
+    v = decide(0.6667, 0.70, s, CFG)
+    half = Z95 * math.hypot(s.se_measured, s.se_claim)
+    assert (v.lo, v.hi) == (pytest.approx(-0.0333 - half), pytest.approx(-0.0333 + half))
+    assert (v.lo, v.hi) == (pytest.approx(-0.071512, abs=1e-6), pytest.approx(0.004912, abs=1e-6))
+    assert v.verdict == "inconclusive"
+
+
+def test_one_single_sample_problem_does_not_jump_the_se():
+    # 29 problems with 64 samples (15 at 58/64, 14 at 6/64) and a 30th problem. Before, one sample
+    # on the 30th switched every problem to the bound sqrt(p(1-p)/N) = 0.091.
+    base = [(64, 58)] * 15 + [(64, 6)] * 14
+    u = 58 * 6 / (64 * 63)  # unbiased p(1-p) of each of the 29
+    one = pass1_se(base + [(1, 1)])
+    p = (15 * 58 / 64 + 14 * 6 / 64 + 1) / 30  # the pooled rate stands in for p(1-p) of the lone sample
+    assert one == pytest.approx(math.sqrt(29 * u / 64 + p * (1 - p)) / 30)
+    assert one == pytest.approx(0.0178946, abs=1e-7)
+    # between the 30th problem with two samples that agree and two that disagree
+    agree, split = pass1_se(base + [(2, 2)]), pass1_se(base + [(2, 1)])
+    assert split == pytest.approx(math.sqrt(29 * u / 64 + 0.5 / 2) / 30)
+    assert agree < one <= split
+    assert agree == pytest.approx(math.sqrt(29 * bayes(64, 58) / 64 + bayes(2, 2) / 2) / 30)
+    assert pass1_sides(base + [(1, 1)], 64).bound is False
+
+
+def test_helpers_reject_invalid_inputs():
+    with pytest.raises(ValueError, match="no problems"):
+        pass1_sides([], 64)
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        pass1_sides([(4, 5)], 64)
+    with pytest.raises(ValueError, match="at least one sample"):
+        pass1_sides([(0, 0)], 64)
+    with pytest.raises(ValueError, match="k must be"):
+        pass1_sides([(4, 2)], 0)
+    with pytest.raises(ValueError, match="number of problems"):
+        se_bound(0.5, 4, 0)
+    with pytest.raises(ValueError, match="rate"):
+        external_sides(1.2, 4, 30, 0.5, 64)
+    with pytest.raises(ValueError, match="no problems"):
+        cons_sides([], 4, 4, 10)
 
 
 def test_run_k1_uses_the_bound_and_is_inconclusive():
@@ -63,6 +121,8 @@ def test_run_k1_uses_the_bound_and_is_inconclusive():
     assert s.bound
     assert s.se_measured == pytest.approx(math.sqrt(0.25 / 30))
     assert s.se_claim == pytest.approx(math.sqrt(0.25 / (64 * 30)))
+    # the Bayesian floor for one sample, 1.25 * .25 / (1.5 * 2.5) = 1/12, is below .25: no effect
+    assert bayes(1, 1) == pytest.approx(1 / 12)
     v = decide(0.5, 0.5, s, CFG)
     assert v.gap == 0
     assert v.width == pytest.approx(2 * Z95 * math.sqrt(0.25 / 30 + 0.25 / 1920))
@@ -72,11 +132,11 @@ def test_run_k1_uses_the_bound_and_is_inconclusive():
 
 
 def test_same_rates_many_samples_reproduce():
-    # 30 problems, half solved 58/64 times, half 6/64: p(1-p) = 0.0849 for each; SE per side
-    # sqrt(30 * 0.0849 / 64) / 30 = 0.0066, combined 0.0094, half-width 1.8 points
+    # 30 problems, half solved 58/64 times, half 6/64: unbiased p(1-p) = 58 * 6 / (64 * 63) = 0.0863
+    # for each; SE per side sqrt(30 * 0.0863 / 64) / 30 = 0.0067, combined 0.0095, half-width 1.9 points
     counts = [(64, 58)] * 15 + [(64, 6)] * 15
     s = pass1_sides(counts, k_claim=64)
-    pq = (58 / 64) * (6 / 64)
+    pq = 58 * 6 / (64 * 63)
     assert s.se_measured == pytest.approx(math.sqrt(30 * pq / 64) / 30)
     assert decide(0.5, 0.5, s, CFG).verdict == "reproduced"
     assert decide(0.5, 0.6, s, CFG).verdict == "below"
@@ -89,7 +149,8 @@ def test_same_rates_many_samples_reproduce():
 
 def test_unstated_claim_k_counts_as_one_and_greedy_claim_has_no_noise():
     counts = [(4, 2)] * 10
-    assert pass1_sides(counts, None).se_claim == pytest.approx(se_at_k([0.5] * 10, 1))
+    # unbiased p(1-p) = 2 * 2 / (4 * 3) = 1/3 per problem; at k = 1: sqrt(10 / 3) / 10
+    assert pass1_sides(counts, None).se_claim == pytest.approx(math.sqrt(10 / 3) / 10)
     assert pass1_sides(counts, None, claim_greedy=True).se_claim == 0.0
 
 
@@ -117,14 +178,11 @@ def test_interval_touching_the_band_edge():
     assert decide(0.4599, 0.50, s, CFG).verdict == "below"
 
 
-def test_interval_width_exactly_the_maximum():
-    wide = VerdictConfig(tolerance=0.06, confidence=0.95, max_interval_width=0.10)
-    s = Sides(0.05 / Z95, 0.0, False)  # width exactly 10 points
-    assert decide(0.5, 0.5, s, wide).verdict == "reproduced"
-    narrower = VerdictConfig(tolerance=0.06, confidence=0.95, max_interval_width=0.099)
-    v = decide(0.5, 0.5, s, narrower)
-    assert v.verdict == "inconclusive"
-    assert "wide" in v.why
+def test_interval_as_wide_as_the_band_reproduces():
+    s = Sides(0.03 / Z95, 0.0, False)  # width exactly 6 points = the whole band
+    assert decide(0.5, 0.5, s, CFG).verdict == "reproduced"
+    v = decide(0.5001, 0.5, s, CFG)
+    assert v.verdict == "inconclusive" and "crosses" in v.why
 
 
 def test_wide_interval_entirely_outside_is_still_below():
@@ -148,19 +206,21 @@ def test_se_bound_and_external_sides():
     assert s.se_claim == pytest.approx(math.sqrt(0.555 * 0.445 / 1920))
     # the bound is an upper bound of the per-problem estimate at any rates with the same mean
     rates = [1.0, 0.5, 0.25, 0.0]
-    assert se_at_k(rates, 4) <= se_bound(sum(rates) / 4, 4, 4) + 1e-12
+    assert math.sqrt(sum(p * (1 - p) for p in rates) / 4) / 4 <= se_bound(sum(rates) / 4, 4, 4) + 1e-12
 
 
 def test_majority_vote_and_cons_se():
-    assert majority([("1", True), ("2", False), ("2", False)]) is False
-    assert majority([("1", True), ("2", False)]) is True  # tie: first seen wins
-    assert majority([(None, False), ("2", False), ("1", True), ("1", True)]) is True
+    # votes are (answer group, group correct) pairs from metrics.votes; groups numbered by first appearance
+    assert majority([(0, True), (1, False), (1, False)]) is False
+    assert majority([(0, True), (1, False)]) is True  # tie: the group seen first wins
+    assert majority([(1, False), (0, True)]) is True  # ... whatever the order of this subset
+    assert majority([(None, False), (1, False), (0, True), (0, True)]) is True
     assert majority([(None, False)]) is False
-    always = [[("7", True)] * 4] * 5
+    always = [[(0, True)] * 4] * 5
     assert cons_rates(always, 64, 20) == [1.0] * 5
     s = cons_sides(always, 4, 64, 20)
     assert (s.se_measured, s.se_claim) == (0.0, 0.0)
-    half = [[("1", True), ("2", False)]]
+    half = [[(0, True), (1, False)]]
     q = cons_rates(half, 1, 4000)[0]
     assert abs(q - 0.5) < 0.05
     # deterministic: same inputs, same estimate
@@ -195,14 +255,31 @@ def test_share_of_gap():
 
 def test_verdict_config_file_and_errors(tmp_path):
     cfg = VerdictConfig.load()
-    assert 0 < cfg.tolerance < 0.2 and 0 < cfg.confidence < 1 and cfg.max_interval_width > 0
+    assert 0 < cfg.tolerance < 0.2 and 0 < cfg.confidence < 1
     p = tmp_path / "v.yaml"
-    p.write_text("verdict:\n  tolerance: 2\n  confidence: 0.9\n  max_interval_width: 8\n")
+    p.write_text("verdict:\n  tolerance: 2\n  confidence: 0.9\n")
     c = VerdictConfig.load(p)
-    assert (c.tolerance, c.confidence, c.max_interval_width) == (0.02, 0.9, 0.08)
-    p.write_text("tolerance: 2\nconfidence: 1.5\nmax_interval_width: 8\n")
+    assert (c.tolerance, c.confidence) == (0.02, 0.9)
+    p.write_text("tolerance: 2\nconfidence: 0.9\nmax_interval_width: 8\n")
+    with pytest.raises(ConfigError, match="max_interval_width.*remove the key"):
+        VerdictConfig.load(p)
+    p.write_text("tolerance: 2\nconfidence: 1.5\n")
     with pytest.raises(ConfigError, match="confidence"):
         VerdictConfig.load(p)
-    p.write_text("tolerance: 2\nconfidence: 0.9\nmax_interval_width: 8\nsubset: ignore\n")
+    p.write_text("tolerance: 2\nconfidence: 0.9\nsubset: ignore\n")
     with pytest.raises(ConfigError, match="subset"):
         VerdictConfig.load(p)
+
+
+def test_coverage_benchmark_runs(capsys):
+    from harness import bench_stats
+
+    assert bench_stats.main(["--runs", "20", "--profiles", "2"]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("MATH-500", "AIME"))]
+    assert len(rows) == 8
+    # every row: two coverage percentages and a width
+    for line in rows:
+        cov = [float(x.rstrip("%")) for x in line.split() if x.endswith("%")]
+        assert len(cov) == 2 and all(0 <= c <= 100 for c in cov)
+    assert "lowest coverage at k >= 2" in out

@@ -58,6 +58,13 @@ class Task(ABC):
         messages.append({"role": "user", "content": user})
         return messages
 
+    def same_answer(self, a: str, b: str) -> bool:
+        """Whether two extracted answers are the same answer, for majority voting (cons@k).
+        Default: equal as normalised strings (metrics.same_text)."""
+        from harness.metrics import same_text
+
+        return same_text(a, b)
+
     def extra_metrics(self, scores: list[Score]) -> dict[str, Any]:
         """Task-specific metrics merged into metrics.json (e.g. SWE-bench's `resolved`)."""
         return {}

@@ -77,6 +77,12 @@ class MathTask(Task):
         correct, reason = self._verifier.check(problem.reference, ex.answer)
         return result(correct, ex.answer, reason)
 
+    def same_answer(self, a: str, b: str) -> bool:
+        """Math equivalence (`0.5` = `1/2`), via math-verify: harness/equivalence.py."""
+        from harness.equivalence import math_equivalence
+
+        return math_equivalence(self.timeout).same(a, b)
+
     def __getstate__(self) -> dict[str, Any]:  # the verifier is rebuilt in each worker process
         state = dict(self.__dict__)
         state["_verifier"] = None
