@@ -33,12 +33,24 @@ THINK_CLOSE = "</think>"
 VERDICT_NAMES = ("source", "mathverify", "harness", "last_number")
 
 
+def reasoning_format(completion: str, sf: SourceFile) -> str:
+    """r1: a <think> block (closed or not); sky-t1: <|begin_of_thought|> ... <|end_of_thought|>
+    blocks, the same structure with other markers; plain: no reasoning block."""
+    if THINK_CLOSE in completion or "<think>" in completion or sf.think_prefilled:
+        return "r1"
+    if "<|begin_of_thought|>" in completion:
+        return "sky-t1"
+    return "plain"
+
+
 def find_copy(copies: Path, repo: str) -> Path:
     owner, name = repo.split("/")
     for cand in (copies / f"{owner}+{name}" / "repo", copies / f"{owner}+{name}", copies / name):
         if cand.exists():
             return cand
-    raise SystemExit(f"no local copy of {repo} under {copies} (expected {copies / (owner + '+' + name)}): see README.md")
+    raise SystemExit(
+        f"no local copy of {repo} under {copies} (expected {copies / (owner + '+' + name)}): see README.md"
+    )
 
 
 # ------------------------------------------------------------------ per-item facts
@@ -47,10 +59,24 @@ def find_copy(copies: Path, repo: str) -> Path:
 _COMPLETE_END = re.compile(r"(?:[.!?。]|\\\]|\$|\\\)|\*\*|\\boxed\{[^{}]*\}|<\|end_of_solution\|>)[\s*_]*$")
 
 
+_ANSWER_LINE = re.compile(r"(?:^|\n)\s*(?:A|Answer|Final answer)\s*:\s*[^\n]{1,60}$", re.IGNORECASE)
+
+
 def ends_complete(text: str) -> bool:
     """The text ends the way a finished answer does: a sentence end, a closed display or inline
-    formula, a boxed answer, or bold markup closing a final line."""
-    return bool(_COMPLETE_END.search(text.rstrip()[-200:]))
+    formula, a boxed answer or a last line holding one, bold markup closing a final line, an
+    "A: 18" answer line, or a closed
+    code block (the Qwen2.5-Math toolkit stops generation where a model asks to run code)."""
+    t = text.rstrip()
+    if _COMPLETE_END.search(t[-200:]) or _ANSWER_LINE.search(t[-120:]):
+        return True
+    if t.endswith("}") and "\\boxed" in t[-300:]:
+        return True
+    if re.search(
+        r"\\boxed\{[^\n]*\}[^\n{}]{0,40}$", t[-300:]
+    ):  # "... is: $\\boxed{5}$. I hope it is correct"
+        return True
+    return t.endswith("```") and t.count("```") % 2 == 0
 
 
 def finish_facts(completion: str, sf: SourceFile) -> tuple[str | None, bool]:
@@ -172,6 +198,46 @@ def decide(item: dict, adj: dict) -> tuple[bool | None, str]:
     return None, "disagree: " + ", ".join(f"{k}={x}" for k, x in avail.items())
 
 
+# ------------------------------------------------------------------ excerpt
+
+EXCERPT_LICENCES = ("Apache-2.0", "MIT")
+
+
+def select_excerpt(corpus: list[dict], per_category: int = 12, r1: int = 4) -> list[dict]:
+    """A small, deterministic, cited excerpt for the test fixtures: per category up to
+    ``per_category`` items (labels read by hand first, at most 3 per source file, both labels),
+    plus the ``r1`` shortest items in R1 format, only from sources whose licence allows copying."""
+    pool = [it for it in corpus if it["licence"].startswith(EXCERPT_LICENCES)]
+    picked: list[dict] = []
+    by_cat: dict[str, list[dict]] = {}
+    for it in pool:
+        by_cat.setdefault(it["category"], []).append(it)
+    for cat in sorted(by_cat):
+        limit = 14000 if cat in ("truncated", "loop") else 6000
+        cands = sorted(
+            (it for it in by_cat[cat] if it["length_chars"] <= limit),
+            key=lambda it: (it["length_chars"], it["uid"]),
+        )
+        chosen: list[dict] = []
+        per_file: Counter = Counter()
+        for group in (
+            [c for c in cands if c["label_how"].startswith("read:")],
+            [c for c in cands if not c["label_how"].startswith("read:")],
+        ):
+            for it in group:
+                key = it["uid"].split(":")[0]
+                same_label = sum(1 for c in chosen if c["label"] == it["label"])
+                if len(chosen) < per_category and per_file[key] < 3 and same_label < (per_category * 2) // 3:
+                    chosen.append(it)
+                    per_file[key] += 1
+        picked += chosen
+    taken = {it["uid"] for it in picked}
+    picked += sorted(
+        (it for it in pool if it["r1_format"] and it["uid"] not in taken), key=lambda it: it["length_chars"]
+    )[:r1]
+    return picked
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -201,6 +267,7 @@ def collect(copies: Path) -> list[tuple[dict, SourceFile]]:
                 "completion": completion,
                 "finish_reason": None,
                 "r1_format": THINK_CLOSE in completion,
+                "reasoning_format": reasoning_format(completion, sf),
                 "think_prefilled": sf.think_prefilled,
                 "source_label": row["source_label"],
                 "length_chars": len(completion),
@@ -214,12 +281,17 @@ def collect(copies: Path) -> list[tuple[dict, SourceFile]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--copies", type=Path, required=True, help="folder with one local copy per source repository")
+    ap.add_argument(
+        "--copies", type=Path, required=True, help="folder with one local copy per source repository"
+    )
     ap.add_argument("--out", type=Path, required=True, help="corpus JSONL to write")
     ap.add_argument("--adjudications", type=Path, default=HERE / "adjudications.jsonl")
     ap.add_argument("--cache", type=Path, default=None, help="verdict cache (default: beside --out)")
     ap.add_argument("--review", type=Path, default=None, help="write items that need reading here (JSONL)")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--excerpt", type=Path, default=None, help="also write the cited test-fixture excerpt here"
+    )
     args = ap.parse_args(argv)
 
     print("reading sources", file=sys.stderr)
@@ -237,11 +309,17 @@ def main(argv: list[str] | None = None) -> int:
         it["_key"] = key
         if key not in cache:
             jobs.append((key, it["completion"], it["gold"], it["think_prefilled"]))
-    print(f"{len(pairs)} items, {len(pairs) - len(jobs)} verdicts cached, {len(jobs)} to compute", file=sys.stderr)
+    print(
+        f"{len(pairs)} items, {len(pairs) - len(jobs)} verdicts cached, {len(jobs)} to compute",
+        file=sys.stderr,
+    )
     if jobs:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
-        with cache_path.open("a") as fh, mp.get_context("fork").Pool(args.workers, maxtasksperchild=200) as pool:
+        with (
+            cache_path.open("a") as fh,
+            mp.get_context("fork").Pool(args.workers, maxtasksperchild=200) as pool,
+        ):
             for n, (key, verdicts) in enumerate(pool.imap_unordered(_verdicts, jobs, chunksize=4), 1):
                 cache[key] = verdicts
                 fh.write(json.dumps({"key": key, "verdicts": verdicts}) + "\n")
@@ -257,9 +335,10 @@ def main(argv: list[str] | None = None) -> int:
         v["source"] = it["source_label"]
         it["verdicts"] = {k: v.get(k) for k in VERDICT_NAMES}
         finish_reason, finished = finish_facts(it["completion"], sf)
+        loop = graders.tail_loop(it["completion"])
+        finished = finished and not loop  # a loop at the end is generation that never stopped by itself
         it["finish_reason"] = finish_reason
         it["finished"] = finished
-        loop = graders.tail_loop(it["completion"])
         it["loop"] = loop
         it["category"] = categorise(it, sf, finished, loop)
         if it["uid"] in adj and adj[it["uid"]].get("category"):
@@ -276,10 +355,25 @@ def main(argv: list[str] | None = None) -> int:
     with args.out.open("w") as fh:
         for it in corpus:
             fh.write(json.dumps(it, ensure_ascii=False) + "\n")
+    if args.excerpt:
+        excerpt = select_excerpt(corpus)
+        with args.excerpt.open("w") as fh:
+            for it in excerpt:
+                fh.write(json.dumps(it, ensure_ascii=False) + "\n")
+        print(f"wrote {len(excerpt)} excerpt items to {args.excerpt}", file=sys.stderr)
     if args.review:
         with args.review.open("w") as fh:
             for it in pending:
-                fh.write(json.dumps({k: it[k] for k in ("uid", "gold", "category", "why", "tail", "verdicts", "length_chars")}, ensure_ascii=False) + "\n")
+                fh.write(
+                    json.dumps(
+                        {
+                            k: it[k]
+                            for k in ("uid", "gold", "category", "why", "tail", "verdicts", "length_chars")
+                        },
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
     cats = Counter(it["category"] for it in corpus)
     print(
         f"wrote {len(corpus)} labelled items to {args.out} "

@@ -87,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("corpus", type=Path)
     ap.add_argument("--grader", action="append", help="built-in name or module:function (repeatable)")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--by", action="append", default=None, help="extra grouping field(s), e.g. benchmark, model")
+    ap.add_argument(
+        "--by", action="append", default=None, help="extra grouping field(s), e.g. benchmark, model"
+    )
     ap.add_argument("--errors", type=Path, default=None, help="write each grader's mistakes here (JSONL)")
     args = ap.parse_args(argv)
 
@@ -96,13 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     items = [json.loads(line) for line in args.corpus.read_text().splitlines() if line.strip()]
     items = [it for it in items if isinstance(it.get("label"), bool)]
     specs = args.grader or ["mathverify", "last_number", "harness"]
+    for spec in specs:
+        resolve(spec)  # fail on a bad spec here, not inside worker processes
     results, times = {}, {}
     for spec in specs:
         results[spec], times[spec] = run(spec, items, args.workers)
         print(f"graded {len(items)} items with {spec} in {times[spec]:.1f}s", file=sys.stderr)
 
     n_r1 = sum(it["r1_format"] for it in items)
-    print(f"corpus: {args.corpus}  items: {len(items)}  correct: {sum(it['label'] for it in items)}  with </think>: {n_r1}\n")
+    print(
+        f"corpus: {args.corpus}  items: {len(items)}  correct: {sum(it['label'] for it in items)}  with </think>: {n_r1}\n"
+    )
     print("accuracy overall and per category (fp = false credits, fn = false rejections)\n")
     print("\n".join(table(items, results, lambda it: it["category"])))
     print("\nper format\n")
@@ -115,7 +121,20 @@ def main(argv: list[str] | None = None) -> int:
             for spec, r in results.items():
                 for it in items:
                     if r[it["uid"]] != it["label"]:
-                        fh.write(json.dumps({"grader": spec, "uid": it["uid"], "label": it["label"], "category": it["category"], "gold": it["gold"], "tail": it["completion"][-400:]}, ensure_ascii=False) + "\n")
+                        fh.write(
+                            json.dumps(
+                                {
+                                    "grader": spec,
+                                    "uid": it["uid"],
+                                    "label": it["label"],
+                                    "category": it["category"],
+                                    "gold": it["gold"],
+                                    "tail": it["completion"][-400:],
+                                },
+                                ensure_ascii=False,
+                            )
+                            + "\n"
+                        )
     return 0
 
 
