@@ -238,6 +238,45 @@ def select_excerpt(corpus: list[dict], per_category: int = 12, r1: int = 4) -> l
     return picked
 
 
+def sources_md(excerpt: list[dict]) -> str:
+    """SOURCES.md for the excerpt: where each item comes from and under which licence."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for it in excerpt:
+        groups.setdefault((it["source"], it["source_commit"], it["licence"]), []).append(it)
+    lines = [
+        "# Sources of `excerpt.jsonl`",
+        "",
+        f"`excerpt.jsonl` holds {len(excerpt)} real model completions, copied verbatim from the public files",
+        "below, each with its labels. Every line names its own source repository, commit and path",
+        "(`source`, `source_commit`, `source_path`) and licence. It is a deterministic selection from the",
+        "full corpus (`scripts/grader_corpus/build.py --excerpt`): per category up to 12 items, hand-read",
+        "labels first, at most three per source file, plus the four shortest completions in R1 format.",
+        "The labelling rules are in `scripts/grader_corpus/README.md`.",
+        "",
+        "| source | commit | licence | items | files |",
+        "|---|---|---|---:|---|",
+    ]
+    for (src, commit, lic), items in sorted(groups.items()):
+        files = "<br>".join(f"`{p}`".replace("|", "\\|") for p in sorted({it["source_path"] for it in items}))
+        lines.append(f"| {src.removeprefix('github:')} | `{commit[:12]}` | {lic} | {len(items)} | {files} |")
+    cats = Counter(it["category"] for it in excerpt)
+    n_read = sum(it["label_how"].startswith("read:") for it in excerpt)
+    n_true = sum(it["label"] for it in excerpt)
+    lines += [
+        "",
+        "Licence notes: the SkyThought files are under the Apache License 2.0",
+        "(https://www.apache.org/licenses/LICENSE-2.0); they are redistributed here unmodified, as data,",
+        "with this notice of their origin. The Qwen2.5-Math evaluation files are under the MIT licence in",
+        "`evaluation/LICENSE` of that repository (copyright 2024 Zhibin Gou), openai/grade-school-math",
+        "under MIT (copyright 2021 OpenAI), pingzhili/lm-reasoning-eval under MIT (its LICENSE, copyright",
+        "2024 Hugging Face). The problems come from MATH (MIT), GSM8K (MIT) and the 2024 AIME (MAA).",
+        "",
+        "Counts by category: " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + ".",
+        f"Labels: {n_true} correct, {len(excerpt) - n_true} wrong; {n_read} labelled by reading.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -360,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
         with args.excerpt.open("w") as fh:
             for it in excerpt:
                 fh.write(json.dumps(it, ensure_ascii=False) + "\n")
-        print(f"wrote {len(excerpt)} excerpt items to {args.excerpt}", file=sys.stderr)
+        args.excerpt.with_name("SOURCES.md").write_text(sources_md(excerpt))
+        print(f"wrote {len(excerpt)} excerpt items to {args.excerpt} (and SOURCES.md)", file=sys.stderr)
     if args.review:
         with args.review.open("w") as fh:
             for it in pending:
