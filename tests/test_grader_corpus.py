@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
-from scripts.grader_corpus import evaluate, graders
-from scripts.grader_corpus.build import ends_complete, select_excerpt
-from scripts.grader_corpus.sources import SOURCES
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # scripts/ is not an installed package
+
+from scripts.grader_corpus import evaluate, graders  # noqa: E402
+from scripts.grader_corpus.build import ends_complete, select_excerpt  # noqa: E402
+from scripts.grader_corpus.sources import SOURCES  # noqa: E402
 
 EXCERPT = Path(__file__).parent / "fixtures" / "grader_corpus" / "excerpt.jsonl"
 CATEGORIES = {"boxed", "phrase", "statement", "truncated", "loop", "relation", "matrix", "number_format"}
