@@ -423,6 +423,11 @@ def _measured_cell(value: float | None, se: float | None, bound: bool, se_q: flo
     return s
 
 
+def _samples_link(report_link: str) -> str:
+    """The sample viewer page next to a run's report.md."""
+    return report_link.rsplit("/", 1)[0] + "/index.html" if "/" in report_link else "index.html"
+
+
 def _md_escape(s: str) -> str:
     return s.replace("|", "\\|")
 
@@ -532,7 +537,8 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                      "| truncated % | tokens/sample | notes | link |")
             L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
             for x in b["entries"]:
-                link = f"[run]({x['link']})" if x["kind"] == "run" else f"[source]({x['link']})"
+                link = (f"[run]({x['link']}) [samples]({_samples_link(x['link'])})" if x["kind"] == "run"
+                        else f"[source]({x['link']})")
                 common_tail = (f"{pct(x['truncated_rate'])} | "
                                f"{'–' if x['tokens_per_sample'] is None else format(x['tokens_per_sample'], '.0f')}")
                 if not x["comparisons"]:
@@ -576,7 +582,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
             L.append(f"| {_md_escape(x['model_display'])} | {x['task']} | "
                      f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | {x['k']} | "
                      f"{x['problems']} | {pct(x['truncated_rate'])} | {tok} | {x['why_no_verdict']} | "
-                     f"[run]({x['link']}) |")
+                     f"[run]({x['link']}) [samples]({_samples_link(x['link'])}) |")
         L.append("")
         for task, plots in sorted((data.get("plots") or {}).items()):
             if task in BENCHMARKS:
@@ -619,6 +625,7 @@ def render_run_report(run: RunData, entry: Mapping[str, Any], plots: Mapping[str
              f"{'none' if not sys_prompt else repr(sys_prompt)}, backend {p.get('backend')} |")
     L.append(f"| instruction | {_md_escape(repr(p.get('instruction')))} |")
     L.append(f"| dataset | {_md_escape(str((run.manifest.get('dataset') or {}).get('fingerprint')))} |")
+    L.append("| samples | [every sample in the browser](index.html) |")
     L.append("")
     L.append("## Metrics")
     L.append("")
@@ -758,6 +765,16 @@ def run_plots(run: RunData) -> dict[str, str]:
 
 # -- entry points ------------------------------------------------------------------------------------
 
+def write_viewer(run: RunData) -> None:
+    """The run's sample viewer (index.html, harness/viewer); a failure is logged, never fatal."""
+    from harness.viewer import write_run_page
+
+    try:
+        write_run_page(run.path, display=run.display)
+    except Exception as e:  # the report and leaderboard are still worth writing
+        log.warning("%s: no sample viewer page (%s: %s)", run.run_id, type(e).__name__, e)
+
+
 def _write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -768,7 +785,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 def generate(results_dir: Path = Path("results"), out: Path | None = None, *, all_runs: bool = False,
              with_plots: bool = True, claims_dir: Path | None = None, external_dir: Path | None = None,
              model_dir: Path | None = None, verdict_config: Path | None = None,
-             run_reports: bool = True) -> Board:
+             run_reports: bool = True, with_viewer: bool = True) -> Board:
     """Write every run's report.md and the leaderboard; returns the board (its data is the JSON)."""
     results_dir = Path(results_dir)
     out = results_dir / "LEADERBOARD.md" if out is None else Path(out)
@@ -781,6 +798,8 @@ def generate(results_dir: Path = Path("results"), out: Path | None = None, *, al
             entry = run_entry(run, reg, cfg, "report.md")
             plots = run_plots(run) if with_plots else {}
             _write_if_changed(run.path / "report.md", render_run_report(run, entry, plots))
+            if with_viewer:
+                write_viewer(run)
     if with_plots:
         board.data["plots"] = make_plots(board, out.parent, cfg)
     _write_if_changed(out, render_leaderboard(board.data))
@@ -818,6 +837,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--all", action="store_true", help="show every finished run, not only the latest per "
                                                        "(model, task, protocol)")
     ap.add_argument("--no-plots", action="store_true", help="skip the plots")
+    ap.add_argument("--no-viewer", action="store_true", help="skip the per-run sample viewer pages (index.html)")
     ap.add_argument("--claims-dir", type=Path, default=None, help="default: configs/claims")
     ap.add_argument("--external-dir", type=Path, default=None, help="default: configs/external")
     ap.add_argument("--verdict-config", type=Path, default=None, help="default: configs/verdict.yaml")
@@ -838,7 +858,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         out = args.out or args.results_dir / "LEADERBOARD.md"
         board = generate(args.results_dir, out, all_runs=args.all, with_plots=not args.no_plots,
                          claims_dir=args.claims_dir, external_dir=args.external_dir,
-                         verdict_config=args.verdict_config)
+                         verdict_config=args.verdict_config, with_viewer=not args.no_viewer)
     except HarnessError as e:
         log.error("%s", e)
         sys.exit(2)
