@@ -316,7 +316,19 @@ def external_entry(e: ExternalResult, reg: Registry, cfg: VerdictConfig) -> dict
         "no_answer_rate": None, "tokens_per_sample": None, "cons": None, "run_id": None, "link": e.url,
         "source": e.source.id, "table": e.table, "protocol": dict(sorted(e.protocol.items())),
         "eligible": True, "why_no_verdict": None, "comparisons": comps, "spread": e.spread,
+        "spread_check": spread_check(e, cfg),
     }
+
+
+def spread_check(e: ExternalResult, cfg: VerdictConfig) -> dict[str, Any] | None:
+    """A published between-seed spread beside the sampling noise it should show (harness/spread.py)."""
+    from harness.spread import check
+
+    if e.spread is None:
+        return None
+    seeds = e.spread_seeds
+    c = check(e.p, e.spread / 100, seeds, e.k // seeds, e.problems, cfg.confidence)
+    return None if c is None else c.to_json()
 
 
 def _claim_order(c: Claim) -> tuple:
@@ -423,6 +435,14 @@ def _measured_cell(value: float | None, se: float | None, bound: bool, se_q: flo
     return s
 
 
+def _spread_cell(sc: Mapping[str, Any] | None) -> str:
+    """A published between-seed SD beside the SE: `sd 6.3/10 seeds`, with ⚠ when it is larger than
+    sampling noise explains."""
+    if not sc:
+        return ""
+    return f" (sd {pct(sc['spread'])}/{sc['seeds']} seeds{' ⚠' if sc['excess'] else ''})"
+
+
 def _samples_link(report_link: str) -> str:
     """The sample viewer page next to a run's report.md."""
     return report_link.rsplit("/", 1)[0] + "/index.html" if "/" in report_link else "index.html"
@@ -453,7 +473,13 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     if d.get("truncated_share") is not None:
         parts.append(f"if every truncated sample had been correct, {pct(d['truncated_share'], 0)}% of the gap "
                      f"would close (truncated or unanswered: {pct(d['unanswered_share'], 0)}%)")
-    if x.get("spread") is not None:
+    sc = x.get("spread_check")
+    if sc is not None:
+        parts.append(f"the source reports ±{x['spread']:.1f} across {sc['seeds']} seeds, where sampling alone gives "
+                     f"at most ±{pct(sc['noise'])} per seed"
+                     + (": more than sampling noise explains (the seeds' runs differ: engine, precision, "
+                        "parallelism?)" if sc["excess"] else ""))
+    elif x.get("spread") is not None:
         parts.append(f"the source reports ±{x['spread']:.1f} across seeds")
     if not parts:
         return None
@@ -543,7 +569,8 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                                f"{'–' if x['tokens_per_sample'] is None else format(x['tokens_per_sample'], '.0f')}")
                 if not x["comparisons"]:
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {x['metric']} | "
-                             f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | "
+                             f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])}"
+                             f"{_spread_cell(x.get('spread_check'))} | "
                              f"{x['k']} | no claim | – | – | {common_tail} |  | {link} |")
                     continue
                 for comp in x["comparisons"]:
@@ -551,6 +578,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                     v = comp["verdict"]
                     bound = v["se_is_bound"] if comp["measured"] is not None else False
                     cell = _measured_cell(comp["measured"], comp["se_measured"], bound, comp.get("se_question"))
+                    cell += _spread_cell(x.get("spread_check"))
                     claim = f"{pct(cl['value'])} ({cl['label']}, {_md_escape(cl['table'])})"
                     ref = notes.ref(_note_text(x, comp))
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {comp['metric']} | {cell} | "
