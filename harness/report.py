@@ -263,8 +263,15 @@ def compare_run(run: RunData, c: Claim, cfg: VerdictConfig) -> dict[str, Any]:
     return comp
 
 
+def _votes_k(metric: str, k: int | None) -> int | None:
+    """cons@K is one majority vote per problem: its sampling noise is a Bernoulli per problem,
+    which K samples do not shrink (the bound uses one draw per problem)."""
+    return 1 if metric.startswith("cons@") else k
+
+
 def compare_external(e: ExternalResult, c: Claim, cfg: VerdictConfig) -> dict[str, Any]:
-    sides: Sides = external_sides(e.p, e.k, e.problems, c.p, c.k_for_se, _greedy(c))
+    sides: Sides = external_sides(e.p, _votes_k(e.metric, e.k), e.problems, c.p, _votes_k(c.metric, c.k_for_se),
+                                  _greedy(c))
     v = decide(e.p, c.p, sides, cfg)
     bench = BENCHMARKS[e.benchmark]
     return {"claim": _claim_json(c), "metric": c.metric, "measured": round(e.p, 6),
@@ -307,7 +314,7 @@ def run_entry(run: RunData, reg: Registry, cfg: VerdictConfig, link: str) -> dic
 def external_entry(e: ExternalResult, reg: Registry, cfg: VerdictConfig) -> dict[str, Any]:
     comps = [compare_external(e, c, cfg) for c in sorted(reg.claims_for(e.model, e.benchmark, e.metric),
                                                           key=_claim_order)]
-    sides = external_sides(e.p, e.k, e.problems, 0.0, 1)
+    sides = external_sides(e.p, _votes_k(e.metric, e.k), e.problems, 0.0, 1)
     return {
         "kind": "external", "benchmark": e.benchmark, "task": None, "model": e.model,
         "model_display": reg.display(e.model), "model_config": None, "label": e.source.label,
