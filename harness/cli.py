@@ -72,6 +72,7 @@ SUBCOMMANDS: dict[str, str] = {
     "lm-eval": "harness.lmeval:main",
     "nightly": "harness.nightly:main",
     "plan": "harness.plan:main",
+    "export": "harness.export:main",
 }
 
 
