@@ -362,9 +362,11 @@ def throughput(model_cfg: Mapping[str, Any], gpu: str, defaults: Defaults, histo
 # -- one plan -----------------------------------------------------------------------------------------
 
 def problem_count(task_cfg: Mapping[str, Any]) -> int | None:
+    """Problems the run will have: a local JSONL copy's rows (it may hold part of the benchmark),
+    else the benchmark's size, cut to task.limit."""
     bench = task_cfg.get("benchmark")
     n = BENCHMARKS[bench].problems if bench in BENCHMARKS else None
-    if n is None and task_cfg.get("data_files"):
+    if task_cfg.get("data_files"):
         path = Path(str(task_cfg["data_files"]))
         path = path if path.exists() else CONFIG_DIR.parent / path
         if path.suffix == ".jsonl" and path.is_file():

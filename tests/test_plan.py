@@ -141,6 +141,10 @@ def test_sweeps_and_subsets():
     plans, _, _, _ = P.build_plans(["model=r1-distill-qwen-7b", "task=aime24", "task.limit=5"], results_dir=None)
     assert plans[0].problems == 5
     assert any("subset: 5 of 30" in n for n in plans[0].notes)
+    # a local copy of part of the benchmark counts as what it holds (the AIME fixture: 5 problems)
+    plans, _, _, _ = P.build_plans(["model=r1-distill-qwen-7b", "task=aime24",
+                                    "task.data_files=tests/fixtures/aime24_sample.jsonl"], results_dir=None)
+    assert plans[0].problems == 5 and any("subset: 5 of 30" in n for n in plans[0].notes)
 
 
 def test_claims_table_mode_and_cli():
