@@ -35,14 +35,15 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint typecheck bench bench-stats clean
+.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint typecheck bench bench-stats plan clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
 	@echo "make serve MODEL=.. [PORT=8000] [ARGS='hydra overrides | --dry-run | -- vllm args']   (then make eval MODEL=.. BACKEND=openai)"
 	@echo "make lm-eval LMEVAL_TASKS=gsm8k [MODEL=..] [BACKEND=vllm|hf] [ARGS='data_files=F limit=N ...']   (lm-eval tasks as runs)"
 	@echo "make nightly [PLAN=configs/nightly/gpu.yaml] [ARGS='--only NAME | --dry-run']   (every entry, then the leaderboard)"
-	@echo "make report [ARGS='--all | --json | --results-dir D | --out F']   (run reports + results/LEADERBOARD.md)"
+	@echo "make report [ARGS='--all | --json | --results-dir D | --out F | --no-viewer']   (run reports, sample viewer pages, results/LEADERBOARD.md)"
+	@echo "make plan [MODEL=..] [TASK=..] [SAMPLING=..] [ARGS='--gpu A100 | --claims SOURCE --table N']   (samples, tokens, GPU-hours before a run)"
 	@echo "make bench-stats [ARGS='--runs N --per-run']   (simulated coverage of the verdict intervals)"
 	@echo "make test | make test-fast | make lint | make typecheck | make tiny-model | make install [EXTRAS=vllm]"
 
@@ -87,6 +88,9 @@ nightly: install
 
 report: install
 	$(PY) -m harness report $(ARGS)
+
+plan: install
+	$(PY) -m harness plan $(OVERRIDES)
 
 test: install
 	@mkdir -p $(VLLM_RPC_BASE_PATH)

@@ -58,7 +58,7 @@ METRIC = re.compile(r"^(pass@1|resolved|cons@[1-9][0-9]*)$")
 SOURCE_KINDS = ("paper", "readme", "model_card", "reproduction", "leaderboard")
 # Protocol keys a claim may state; anything else is a typo and an error.
 PROTOCOL_KEYS = ("temperature", "top_p", "top_k", "k", "max_tokens", "system_prompt", "instruction",
-                 "prompt", "shots", "framework", "backend")
+                 "prompt", "shots", "framework", "backend", "grader")
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,12 @@ class ExternalResult:
     protocol: Mapping[str, Any] = field(default_factory=dict)
     spread: float | None = None  # a dispersion the source reports beside the value (e.g. std over seeds)
     entry: int = 0
+    tokens_per_sample: float | None = None  # mean output tokens per sample, when the source gives it
+    seeds: int | None = None  # runs behind `spread` (default: k, one sample per problem per seed)
+
+    @property
+    def spread_seeds(self) -> int:
+        return self.seeds or self.k
 
     @property
     def p(self) -> float:
@@ -308,7 +314,7 @@ def load_claims_file(path: Path, models: Mapping[str, str]) -> list[Claim]:
 
 
 def load_external_file(path: Path, models: Mapping[str, str]) -> list[ExternalResult]:
-    source, base, entries = _file_entries(path, "results", models, frozenset({"k", "problems", "spread"}))
+    source, base, entries = _file_entries(path, "results", models, frozenset({"k", "problems", "spread", "tokens_per_sample", "seeds"}))
     out: list[ExternalResult] = []
     for i, e, where, (model, bench, metric, value) in entries:
         k = e.get("k")
@@ -321,12 +327,20 @@ def load_external_file(path: Path, models: Mapping[str, str]) -> list[ExternalRe
         spread = e.get("spread")
         if spread is not None and (isinstance(spread, bool) or not isinstance(spread, (int, float)) or spread < 0):
             raise ClaimsError(f"{where}: `spread` must be a non-negative number, got {spread!r}")
+        seeds = e.get("seeds")
+        if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1
+                                  or k % seeds):
+            raise ClaimsError(f"{where}: `seeds` must be a positive integer dividing k = {k}, got {seeds!r}")
+        tps = e.get("tokens_per_sample")
+        if tps is not None and (isinstance(tps, bool) or not isinstance(tps, (int, float)) or tps <= 0):
+            raise ClaimsError(f"{where}: `tokens_per_sample` must be a positive number, got {tps!r}")
         proto = {**base, **_protocol(f"{where}: protocol", e.get("protocol")), "k": k}
         out.append(ExternalResult(model=model, benchmark=bench, metric=metric, value=value, k=k,
                                   problems=problems, source=source,
                                   table=str(e.get("table") or e.get("section")),
                                   url=str(e.get("url") or source.url), protocol=proto,
-                                  spread=None if spread is None else float(spread), entry=i))
+                                  spread=None if spread is None else float(spread), entry=i,
+                                  tokens_per_sample=None if tps is None else float(tps), seeds=seeds))
     return out
 
 

@@ -92,6 +92,8 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "harness.report:main",
     "lm-eval": "harness.lmeval:main",
     "nightly": "harness.nightly:main",
+    "plan": "harness.plan:main",
+    "export": "harness.export:main",
 }
 
 

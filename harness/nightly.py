@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, HarnessError
 from harness.paths import CONFIG_DIR, work_dir
 
 log = logging.getLogger("harness.nightly")
@@ -135,6 +135,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     log_dir = Path(results_dir) / "nightly-logs"
     outcomes = run_plan(entries, args.results_dir, log_dir, dry_run=args.dry_run)
     if args.dry_run:
+        from harness.plan import plan_text  # what each entry can settle, and its cost
+
+        try:
+            print("\n" + plan_text([e.overrides(None) for e in entries], Path(results_dir)), end="")
+        except HarnessError as e:
+            log.error("no plan: %s", e)
         return
     if not args.no_report:
         from harness import report

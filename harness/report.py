@@ -269,8 +269,15 @@ def compare_run(run: RunData, c: Claim, cfg: VerdictConfig) -> dict[str, Any]:
     return comp
 
 
+def _votes_k(metric: str, k: int | None) -> int | None:
+    """cons@K is one majority vote per problem: its sampling noise is a Bernoulli per problem,
+    which K samples do not shrink (the bound uses one draw per problem)."""
+    return 1 if metric.startswith("cons@") else k
+
+
 def compare_external(e: ExternalResult, c: Claim, cfg: VerdictConfig) -> dict[str, Any]:
-    sides: Sides = external_sides(e.p, e.k, e.problems, c.p, c.k_for_se, _greedy(c))
+    sides: Sides = external_sides(e.p, _votes_k(e.metric, e.k), e.problems, c.p, _votes_k(c.metric, c.k_for_se),
+                                  _greedy(c))
     v = decide(e.p, c.p, sides, cfg)
     bench = BENCHMARKS[e.benchmark]
     return {"claim": _claim_json(c), "metric": c.metric, "measured": round(e.p, 6),
@@ -313,7 +320,7 @@ def run_entry(run: RunData, reg: Registry, cfg: VerdictConfig, link: str) -> dic
 def external_entry(e: ExternalResult, reg: Registry, cfg: VerdictConfig) -> dict[str, Any]:
     comps = [compare_external(e, c, cfg) for c in sorted(reg.claims_for(e.model, e.benchmark, e.metric),
                                                           key=_claim_order)]
-    sides = external_sides(e.p, e.k, e.problems, 0.0, 1)
+    sides = external_sides(e.p, _votes_k(e.metric, e.k), e.problems, 0.0, 1)
     return {
         "kind": "external", "benchmark": e.benchmark, "task": None, "model": e.model,
         "model_display": reg.display(e.model), "model_config": None, "label": e.source.label,
@@ -322,7 +329,19 @@ def external_entry(e: ExternalResult, reg: Registry, cfg: VerdictConfig) -> dict
         "no_answer_rate": None, "tokens_per_sample": None, "cons": None, "run_id": None, "link": e.url,
         "source": e.source.id, "table": e.table, "protocol": dict(sorted(e.protocol.items())),
         "eligible": True, "why_no_verdict": None, "comparisons": comps, "spread": e.spread,
+        "spread_check": spread_check(e, cfg),
     }
+
+
+def spread_check(e: ExternalResult, cfg: VerdictConfig) -> dict[str, Any] | None:
+    """A published between-seed spread beside the sampling noise it should show (harness/spread.py)."""
+    from harness.spread import check
+
+    if e.spread is None:
+        return None
+    seeds = e.spread_seeds
+    c = check(e.p, e.spread / 100, seeds, e.k // seeds, e.problems, cfg.confidence)
+    return None if c is None else c.to_json()
 
 
 def _claim_order(c: Claim) -> tuple:
@@ -431,6 +450,19 @@ def _measured_cell(value: float | None, se: float | None, bound: bool, se_q: flo
     return s
 
 
+def _spread_cell(sc: Mapping[str, Any] | None) -> str:
+    """A published between-seed SD beside the SE: `sd 6.3/10 seeds`, with ⚠ when it is larger than
+    sampling noise explains."""
+    if not sc:
+        return ""
+    return f" (sd {pct(sc['spread'])}/{sc['seeds']} seeds{' ⚠' if sc['excess'] else ''})"
+
+
+def _samples_link(report_link: str) -> str:
+    """The sample viewer page next to a run's report.md."""
+    return report_link.rsplit("/", 1)[0] + "/index.html" if "/" in report_link else "index.html"
+
+
 def _md_escape(s: str) -> str:
     return s.replace("|", "\\|")
 
@@ -456,7 +488,13 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     if d.get("truncated_share") is not None:
         parts.append(f"if every truncated sample had been correct, {pct(d['truncated_share'], 0)}% of the gap "
                      f"would close (truncated or unanswered: {pct(d['unanswered_share'], 0)}%)")
-    if x.get("spread") is not None:
+    sc = x.get("spread_check")
+    if sc is not None:
+        parts.append(f"the source reports ±{x['spread']:.1f} across {sc['seeds']} seeds, where sampling alone gives "
+                     f"at most ±{pct(sc['noise'])} per seed"
+                     + (": more than sampling noise explains (the seeds' runs differ: engine, precision, "
+                        "parallelism?)" if sc["excess"] else ""))
+    elif x.get("spread") is not None:
         parts.append(f"the source reports ±{x['spread']:.1f} across seeds")
     if not parts:
         return None
@@ -546,12 +584,14 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                      "| truncated % | tokens/sample | notes | link |")
             L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
             for x in b["entries"]:
-                link = f"[run]({x['link']})" if x["kind"] == "run" else f"[source]({x['link']})"
+                link = (f"[run]({x['link']}) [samples]({_samples_link(x['link'])})" if x["kind"] == "run"
+                        else f"[source]({x['link']})")
                 common_tail = (f"{pct(x['truncated_rate'])} | "
                                f"{'–' if x['tokens_per_sample'] is None else format(x['tokens_per_sample'], '.0f')}")
                 if not x["comparisons"]:
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {x['metric']} | "
-                             f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | "
+                             f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])}"
+                             f"{_spread_cell(x.get('spread_check'))} | "
                              f"{x['k']} | no claim | – | – | {common_tail} |  | {link} |")
                     continue
                 for comp in x["comparisons"]:
@@ -559,6 +599,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                     v = comp["verdict"]
                     bound = v["se_is_bound"] if comp["measured"] is not None else False
                     cell = _measured_cell(comp["measured"], comp["se_measured"], bound, comp.get("se_question"))
+                    cell += _spread_cell(x.get("spread_check"))
                     claim = f"{pct(cl['value'])} ({cl['label']}, {_md_escape(cl['table'])})"
                     ref = notes.ref(_note_text(x, comp))
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {comp['metric']} | {cell} | "
@@ -590,7 +631,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
             L.append(f"| {_md_escape(x['model_display'])} | {x['task']} | "
                      f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | {x['k']} | "
                      f"{x['problems']} | {pct(x['truncated_rate'])} | {tok} | {x['why_no_verdict']} | "
-                     f"[run]({x['link']}) |")
+                     f"[run]({x['link']}) [samples]({_samples_link(x['link'])}) |")
         L.append("")
         for task, plots in sorted((data.get("plots") or {}).items()):
             if task in BENCHMARKS:
@@ -633,6 +674,7 @@ def render_run_report(run: RunData, entry: Mapping[str, Any], plots: Mapping[str
              f"{'none' if not sys_prompt else repr(sys_prompt)}, backend {p.get('backend')} |")
     L.append(f"| instruction | {_md_escape(repr(p.get('instruction')))} |")
     L.append(f"| dataset | {_md_escape(str((run.manifest.get('dataset') or {}).get('fingerprint')))} |")
+    L.append("| samples | [every sample in the browser](index.html) |")
     L.append("")
     L.append("## Metrics")
     L.append("")
@@ -772,6 +814,16 @@ def run_plots(run: RunData) -> dict[str, str]:
 
 # -- entry points ------------------------------------------------------------------------------------
 
+def write_viewer(run: RunData) -> None:
+    """The run's sample viewer (index.html, harness/viewer); a failure is logged, never fatal."""
+    from harness.viewer import write_run_page
+
+    try:
+        write_run_page(run.path, display=run.display)
+    except Exception as e:  # the report and leaderboard are still worth writing
+        log.warning("%s: no sample viewer page (%s: %s)", run.run_id, type(e).__name__, e)
+
+
 def _write_if_changed(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -782,7 +834,7 @@ def _write_if_changed(path: Path, text: str) -> None:
 def generate(results_dir: Path = Path("results"), out: Path | None = None, *, all_runs: bool = False,
              with_plots: bool = True, claims_dir: Path | None = None, external_dir: Path | None = None,
              model_dir: Path | None = None, verdict_config: Path | None = None,
-             run_reports: bool = True) -> Board:
+             run_reports: bool = True, with_viewer: bool = True) -> Board:
     """Write every run's report.md and the leaderboard; returns the board (its data is the JSON)."""
     results_dir = Path(results_dir)
     out = results_dir / "LEADERBOARD.md" if out is None else Path(out)
@@ -795,6 +847,8 @@ def generate(results_dir: Path = Path("results"), out: Path | None = None, *, al
             entry = run_entry(run, reg, cfg, "report.md")
             plots = run_plots(run) if with_plots else {}
             _write_if_changed(run.path / "report.md", render_run_report(run, entry, plots))
+            if with_viewer:
+                write_viewer(run)
     if with_plots:
         board.data["plots"] = make_plots(board, out.parent, cfg)
     _write_if_changed(out, render_leaderboard(board.data))
@@ -832,6 +886,7 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--all", action="store_true", help="show every finished run, not only the latest per "
                                                        "(model, task, protocol)")
     ap.add_argument("--no-plots", action="store_true", help="skip the plots")
+    ap.add_argument("--no-viewer", action="store_true", help="skip the per-run sample viewer pages (index.html)")
     ap.add_argument("--claims-dir", type=Path, default=None, help="default: configs/claims")
     ap.add_argument("--external-dir", type=Path, default=None, help="default: configs/external")
     ap.add_argument("--verdict-config", type=Path, default=None, help="default: configs/verdict.yaml")
@@ -852,7 +907,7 @@ def main(argv: Iterable[str] | None = None) -> None:
         out = args.out or args.results_dir / "LEADERBOARD.md"
         board = generate(args.results_dir, out, all_runs=args.all, with_plots=not args.no_plots,
                          claims_dir=args.claims_dir, external_dir=args.external_dir,
-                         verdict_config=args.verdict_config)
+                         verdict_config=args.verdict_config, with_viewer=not args.no_viewer)
     except HarnessError as e:
         log.error("%s", e)
         sys.exit(2)

@@ -42,8 +42,9 @@ def test_plan_runs_every_entry_keeps_going_after_a_failure_and_rebuilds_the_lead
 def test_only_and_dry_run():
     proc = _nightly("--plan", str(ROOT / "configs" / "nightly" / "cpu.yaml"), "--only", "tiny-aime", "--dry-run")
     assert proc.returncode == 0
-    lines = proc.stdout.strip().splitlines()
+    lines = [line for line in proc.stdout.splitlines() if " -m harness " in line]
     assert len(lines) == 1 and "model=tiny-llama" in lines[0] and "task=aime24" in lines[0]
+    assert "k needed" in proc.stdout and "tiny-llama  aime24" in proc.stdout  # the plan of the entry follows
     # the shipped GPU plan names only configs that exist
     proc = _nightly("--dry-run")
     assert proc.returncode == 0 and "model=r1-distill-qwen-7b task=gpqa_diamond" in proc.stdout
