@@ -512,7 +512,7 @@ def _hours(x: float | None) -> str:
 
 def render(plans: Sequence[Plan], vcfg: VerdictConfig, gpu: str, skipped: Sequence[str] = ()) -> str:
     L = [f"Verdict rule (configs/verdict.yaml): reproduced when the {100 * vcfg.confidence:g}% interval of the gap "
-         f"lies within ±{100 * vcfg.tolerance:g} points and is at most {100 * vcfg.max_interval_width:g} wide. "
+         f"lies within ±{100 * vcfg.tolerance:g} points. "
          "'k needed' assumes the run measures the claimed value; 'detects' is the smallest true gap the "
          "planned run would call below or above."]
     rows = [("model", "task", "N", "metric", "claim", "claim k", "k needed", "with claim k", "planned k",

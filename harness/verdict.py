@@ -86,6 +86,19 @@ def se_bound(p: float, k: int, problems: int) -> float:
     return math.sqrt(p * (1 - p) / (k * problems))
 
 
+def se_at_k(rates: Sequence[float], k: int) -> float:
+    """The generation SE a future measurement with k samples per problem is expected to have when
+    problem i is solved with probability rates[i] (for planning): sqrt(sum_i p_i (1 - p_i) / k) / N.
+    The rates are taken as true rates here; a finished run's own SE is pass1_se."""
+    if not rates:
+        raise ValueError("se_at_k needs at least one problem")
+    if isinstance(k, bool) or int(k) != k or k < 1:
+        raise ValueError(f"samples per problem must be a whole number >= 1, got {k!r}")
+    if any(not 0.0 <= p <= 1.0 for p in rates):
+        raise ValueError("a rate must be a number in [0, 1]")
+    return math.sqrt(sum(p * (1 - p) for p in rates) / k) / len(rates)
+
+
 @dataclass(frozen=True)
 class Sides:
     se_measured: float

@@ -21,7 +21,7 @@ from harness.types import Score
 from harness.verdict import VerdictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-CFG = VerdictConfig(tolerance=0.03, confidence=0.95, max_interval_width=0.10)
+CFG = VerdictConfig(tolerance=0.03, confidence=0.95)
 SRC = Source(id="paper", label="paper", document="d", url="https://example.org", kind="paper", path="x.yaml")
 
 
