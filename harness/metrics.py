@@ -113,19 +113,23 @@ def votes(samples: Sequence[Score], same: SameAnswer | None = None) -> list[Vote
     return [(g, g is not None and right[g]) for g in group]
 
 
+def majority_group(problem_votes: Sequence[Vote]) -> int | None:
+    """The winning answer group among these votes (most votes; a tie goes to the group that appeared
+    first), or None when nobody voted."""
+    counts: dict[int, int] = defaultdict(int)
+    for g, _ in problem_votes:
+        if g is not None:
+            counts[g] += 1
+    if not counts:
+        return None
+    return max(counts, key=lambda g: (counts[g], -g))
+
+
 def majority(problem_votes: Sequence[Vote]) -> bool:
     """Whether the majority answer among these votes is correct (False when nobody voted). Any
     subset of a problem's votes (the first k, a bootstrap draw) is decided by the same rule."""
-    counts: dict[int, int] = defaultdict(int)
-    right: dict[int, bool] = {}
-    for g, ok in problem_votes:
-        if g is not None:
-            counts[g] += 1
-            right[g] = ok
-    if not counts:
-        return False
-    best = max(counts, key=lambda g: (counts[g], -g))
-    return right[best]
+    best = majority_group(problem_votes)
+    return best is not None and any(ok for g, ok in problem_votes if g == best)
 
 
 # -- per problem ----------------------------------------------------------------------------------

@@ -64,6 +64,7 @@ class RunData:
     protocol: dict[str, Any]
     counts: list[tuple[int, int]] = field(default_factory=list)  # (n_i, c_i) per problem, by id
     answers: list[list[Vote]] = field(default_factory=list)  # metrics.votes per problem, by sample
+    same: SameAnswer | None = None  # the task's answer equivalence the votes were grouped with
     by_problem: list[list[Score]] = field(default_factory=list)
 
     @property
@@ -123,7 +124,7 @@ def load_run(run_dir: Path) -> RunData:
     grouped: dict[str, list[Score]] = defaultdict(list)
     for s in scores:
         grouped[s.id].append(s)
-    same = _same_answer(run_dir, cfg)
+    same = run.same = _same_answer(run_dir, cfg)
     for pid in sorted(grouped):
         ss = sorted(grouped[pid], key=lambda s: s.sample)
         run.by_problem.append(ss)
@@ -819,7 +820,7 @@ def write_viewer(run: RunData) -> None:
     from harness.viewer import write_run_page
 
     try:
-        write_run_page(run.path, display=run.display)
+        write_run_page(run.path, display=run.display, same=run.same)
     except Exception as e:  # the report and leaderboard are still worth writing
         log.warning("%s: no sample viewer page (%s: %s)", run.run_id, type(e).__name__, e)
 

@@ -28,9 +28,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.metrics import ks_for, pass_at_k
+from harness.metrics import SameAnswer, ks_for, majority, majority_group, pass_at_k, votes
 from harness.store import RunStore, atomic_write, read_jsonl
-from harness.verdict import majority
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +41,6 @@ GOLD_PREVIEW = 200  # characters of a gold answer shown in the problem list
 
 
 # -- reading the run ----------------------------------------------------------------------------------
-
-def _norm(answer: str | None) -> str | None:
-    if answer is None:
-        return None
-    from harness.scoring.math import normalise
-
-    try:
-        return normalise(answer)
-    except Exception:  # a pathological answer string must not stop the page
-        return answer.strip()
-
 
 def _grader_split(by_grader: Any) -> bool:
     """True when the grader profiles disagree on a sample (scores.jsonl `by_grader`: profile name ->
@@ -165,7 +153,7 @@ def curves_svg(problems: Sequence[Mapping[str, Any]], max_tokens: int | None) ->
     N = len(counts)
     ks = ks_for(min(n for n, _ in counts))
     passk = [(k, 100 * sum(pass_at_k(n, c, k) for n, c in counts) / N) for k in ks]
-    cons = [(k, 100 * sum(majority([(s["norm"], s["correct"]) for s in p["samples"][:k]]) for p in problems) / N)
+    cons = [(k, 100 * sum(majority(p["votes"][:k]) for p in problems) / N)
             for k in ks]
     parts = [_svg_plot("pass@k and cons@k", [("pass@k", "#1f77b4", passk), ("cons@k", "#d62728", cons)],
                        "k (samples per problem)")]
@@ -216,10 +204,20 @@ def _write(path: Path, text: str) -> None:
     atomic_write(path, text)
 
 
+def _score_view(rec: Mapping[str, Any]) -> Any:
+    """What the vote needs of a score record (sample, extracted answer, reason, correct)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(sample=int(rec["sample"]), extracted=rec.get("extracted"),
+                           reason=str(rec.get("reason")), correct=bool(rec.get("correct")))
+
+
 def write_run_page(run_dir: Path, display: str | None = None, report_link: str = "report.md",
-                   force: bool = False) -> Path:
+                   force: bool = False, same: SameAnswer | None = None) -> Path:
     """Write run_dir/index.html and its data files; returns the page's path. A page built from the
-    same run files (viewer/stamp.json) is left as it is unless `force`."""
+    same run files (viewer/stamp.json) is left as it is unless `force`. `same` is the task's answer
+    equivalence, which groups the majority vote exactly as metrics.json does (string equality when
+    not given)."""
     run_dir = Path(run_dir)
     page = run_dir / PAGE
     data_dir = run_dir / DATA_DIR
@@ -252,21 +250,15 @@ def write_run_page(run_dir: Path, display: str | None = None, report_link: str =
             samples.append({"sample": int(r["sample"]), "extracted": extracted, "correct": bool(r.get("correct")),
                             "reason": str(r.get("reason")), "rule": r.get("rule"),
                             "tokens": r.get("output_tokens"), "finish": r.get("finish_reason"),
-                            "by_grader": r.get("by_grader"),
-                            "norm": None if extracted is None or r.get("reason") == "error" else _norm(extracted)})
-        votes = [(s["norm"], s["correct"]) for s in samples]
-        maj_norm = None
-        tally: dict[str, int] = defaultdict(int)
-        for a, _ in votes:
-            if a is not None:
-                tally[a] += 1
-        if tally:
-            first = {a: j for j, (a, _) in reversed(list(enumerate(votes))) if a is not None}
-            maj_norm = max(tally, key=lambda a: (tally[a], -first[a]))
-        maj_shown = next((s["extracted"] for s in samples if s["norm"] == maj_norm), None)
+                            "by_grader": r.get("by_grader")})
+        pv = votes([_score_view(r) for r in recs], same)
+        win = majority_group(pv)
+        maj_shown = next((s["extracted"] for s, (g, _) in zip(samples, pv, strict=True) if g == win), None)
+        for s, (g, _) in zip(samples, pv, strict=True):
+            s["off_majority"] = g is not None and g != win
         gold = (texts.get(pid) or {}).get("gold")
-        problems.append({"i": i, "id": pid, "samples": samples, "maj": maj_shown, "maj_norm": maj_norm,
-                         "maj_ok": majority(votes), "gold": gold})
+        problems.append({"i": i, "id": pid, "samples": samples, "maj": maj_shown, "votes": pv,
+                         "maj_ok": majority(pv), "gold": gold})
 
     # summary: compact rows, one per sample: [sample, extracted, correct, reason, rule, tokens, finish, flags]
     rows = []
@@ -277,7 +269,7 @@ def write_run_page(run_dir: Path, display: str | None = None, report_link: str =
             flags += "w" if not s["correct"] else ""
             flags += "t" if s["finish"] == "length" or s["reason"] == "truncated" else ""
             flags += "n" if s["extracted"] is None else ""
-            flags += "s" if s["norm"] is not None and s["norm"] != p["maj_norm"] else ""  # answered, not the majority
+            flags += "s" if s["off_majority"] else ""  # answered, not the majority
             flags += "g" if _grader_split(s["by_grader"]) else ""
             srows.append([s["sample"], s["extracted"], int(s["correct"]), s["reason"], s["rule"], s["tokens"],
                           s["finish"], flags])
