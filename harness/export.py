@@ -19,7 +19,7 @@ import json
 import logging
 import sys
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ def rows(run_dir: Path) -> Iterator[dict[str, Any]]:
     if not store.scores_path.is_file():
         raise FileNotFoundError(f"{store.scores_path}: no scores: is {run_dir} a finished run directory?")
     run_id = str(store.read_manifest().get("run_id") or run_dir.name)
-    by_id: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for _, rec in read_jsonl(store.scores_path):
         by_id[str(rec["id"])].append(rec)
     problems = load_problems(run_dir)

@@ -42,6 +42,7 @@ import yaml
 
 from harness.claims import BENCHMARKS, CONFIG_DIR, Claim, Registry, load_registry
 from harness.errors import ConfigError, HarnessError
+from harness.metrics import Vote
 from harness.verdict import Sides, VerdictConfig, cons_sides, decide, se_at_k, se_bound
 
 log = logging.getLogger("harness.plan")
@@ -282,7 +283,8 @@ def pass1_need(c: Claim, problems: int, planned_k: int, cfg: VerdictConfig,
     k_needed, se_claim = need_with_claim_at(kc)
     stated = c.protocol.get("k")
     k_claim_max = (max(stated) if isinstance(stated, (list, tuple)) else stated) if stated is not None else None
-    at_top = need_with_claim_at(int(k_claim_max))[0] if isinstance(stated, (list, tuple)) and not greedy else None
+    at_top = (need_with_claim_at(int(k_claim_max))[0]
+              if isinstance(stated, (list, tuple)) and k_claim_max is not None and not greedy else None)
     se_planned = se(planned_k)
     sides = Sides(se_planned, se_claim, bound)
     why = ""
@@ -304,7 +306,7 @@ def pass1_need(c: Claim, problems: int, planned_k: int, cfg: VerdictConfig,
 
 
 def cons_need(c: Claim, problems: int, planned_k: int, cfg: VerdictConfig,
-              answers: Sequence[Sequence[tuple[str | None, bool]]] | None = None, rates_from: str = "") -> Need:
+              answers: Sequence[Sequence[Vote]] | None = None, rates_from: str = "") -> Need:
     """cons@K needs exactly K samples per problem; the question is only whether that is enough.
     Without an earlier run, each problem's vote is a Bernoulli whose variance is bounded by the
     claimed rate's: SE <= sqrt(q(1-q)/N) on each side."""
@@ -414,10 +416,12 @@ def make_plan(cfg: Mapping[str, Any], claims: Iterable[Claim], vcfg: VerdictConf
     for c in claims:
         if c.metric.startswith("cons@"):
             answers = prior.answers if prior is not None and prior.k >= int(c.metric.split("@")[1]) else None
-            plan.needs.append(cons_need(c, N, k, vcfg, answers, f"earlier run {prior.run_id}" if answers else ""))
+            plan.needs.append(cons_need(c, N, k, vcfg, answers,
+                                        f"earlier run {prior.run_id}" if prior is not None and answers else ""))
         else:
             rates = [cc / n for n, cc in prior.counts] if prior is not None and prior.problems == N else None
-            plan.needs.append(pass1_need(c, N, k, vcfg, rates, f"earlier run {prior.run_id}" if rates else ""))
+            plan.needs.append(pass1_need(c, N, k, vcfg, rates,
+                                         f"earlier run {prior.run_id}" if prior is not None and rates else ""))
     if bench is None:
         plan.notes.append(f"task `{plan.task}` is not a benchmark: no claim can be settled")
     elif not plan.needs:

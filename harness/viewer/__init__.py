@@ -280,7 +280,7 @@ def write_run_page(run_dir: Path, display: str | None = None, report_link: str =
     mi = manifest.get("model") or {}
     if display is None:
         display = _display_name(run_dir) or mi.get("name")
-    summary = {
+    summary: dict[str, Any] = {
         "run": {"id": manifest.get("run_id") or run_dir.name, "model": display,
                 "model_path": mi.get("path"), "task": (manifest.get("task") or {}).get("name"),
                 "benchmark": (manifest.get("task") or {}).get("benchmark"), "protocol": protocol,
