@@ -71,6 +71,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "harness.report:main",
     "lm-eval": "harness.lmeval:main",
     "nightly": "harness.nightly:main",
+    "rescore": "harness.rescore:main",
 }
 
 
