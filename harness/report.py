@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from harness import grader_band
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
 from harness.metrics import per_problem
@@ -285,7 +286,7 @@ def run_entry(run: RunData, reg: Registry, cfg: VerdictConfig, link: str) -> dic
     if run.eligible is None:
         targets = list(reg.claims_for(key, run.benchmark))
         targets += [e.as_claim() for e in reg.external if e.model == key and e.benchmark == run.benchmark]
-        comps = [compare_run(run, c, cfg) for c in sorted(targets, key=_claim_order)]
+        comps = [grader_band.compare(compare_run, run, c, cfg) for c in sorted(targets, key=_claim_order)]
     m = run.metrics
     sq = m.get("pass@1_se_question")
     value = primary_value(run)
@@ -298,7 +299,7 @@ def run_entry(run: RunData, reg: Registry, cfg: VerdictConfig, link: str) -> dic
         "se_question": None if sq is None or (isinstance(sq, float) and math.isnan(sq)) else round(sq, 6),
         "k": run.k, "problems": run.problems, "truncated_rate": _r(m.get("truncated_rate")),
         "no_answer_rate": _r(m.get("no_answer_rate")), "tokens_per_sample": _r(m.get("mean_output_tokens")),
-        "cons": _r(m.get("cons@k")), "run_id": run.run_id, "link": link,
+        "cons": _r(m.get("cons@k")), "run_id": run.run_id, "link": link, "grader_band": grader_band.entry_band(run),
         "protocol": dict(sorted(run.protocol.items())), "eligible": run.eligible is None,
         "why_no_verdict": run.eligible, "comparisons": comps, "spread": None,
     }
@@ -450,6 +451,8 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
                      f"would close (truncated or unanswered: {pct(d['unanswered_share'], 0)}%)")
     if x.get("spread") is not None:
         parts.append(f"the source reports ±{x['spread']:.1f} across seeds")
+    if grader_band.note(comp):
+        parts.append(grader_band.note(comp))
     if not parts:
         return None
     who = "our run" if x["kind"] == "run" else x["label"]
@@ -501,6 +504,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
              f"outside the band; {GLYPH['inconclusive']} **inconclusive** otherwise. "
              "Rules: [docs/claims.md](../docs/claims.md).")
     L.append("")
+    L.extend(grader_band.legend(data))
     runs_line = f"{c['runs_shown']} of {c['runs']} finished runs shown"
     runs_line += " (all runs)" if data["all_runs"] else " (latest per model, task and protocol)"
     if c["runs_skipped"]:
@@ -537,14 +541,15 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                                f"{'–' if x['tokens_per_sample'] is None else format(x['tokens_per_sample'], '.0f')}")
                 if not x["comparisons"]:
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {x['metric']} | "
-                             f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | "
-                             f"{x['k']} | no claim | – | – | {common_tail} |  | {link} |")
+                             f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])}"
+                             f"{grader_band.cell(x)} | {x['k']} | no claim | – | – | {common_tail} |  | {link} |")
                     continue
                 for comp in x["comparisons"]:
                     cl = comp["claim"]
                     v = comp["verdict"]
                     bound = v["se_is_bound"] if comp["measured"] is not None else False
                     cell = _measured_cell(comp["measured"], comp["se_measured"], bound, comp.get("se_question"))
+                    cell += grader_band.cell(comp)
                     claim = f"{pct(cl['value'])} ({cl['label']}, {_md_escape(cl['table'])})"
                     ref = notes.ref(_note_text(x, comp))
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {comp['metric']} | {cell} | "
@@ -670,6 +675,7 @@ def render_run_report(run: RunData, entry: Mapping[str, Any], plots: Mapping[str
         L.append("")
         L.append(f"Diagnosis: truncated {pct(m.get('truncated_rate'))}%, no answer {pct(m.get('no_answer_rate'))}%.")
         L.append("")
+    L.extend(grader_band.run_section(run, entry))
     by = m.get("by") or {}
     for g, buckets in sorted(by.items()):
         L.append(f"## pass@1 by {g}")
