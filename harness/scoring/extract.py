@@ -37,15 +37,23 @@ class Extraction:
     rule: str = "none"  # which rung of the ladder found it (RULES)
 
 
+# Reasoning markers: R1-style think tags, and the thought/solution markers of Sky-T1-style models.
+_CLOSERS = (THINK_CLOSE, "<|end_of_thought|>")
+_OPENERS = (THINK_OPEN, "<|begin_of_thought|>")
+_SOLUTION_MARKS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
+
+
 def answer_region(text: str, think_prefilled: bool = False) -> str | None:
     """The part of a completion that may contain the final answer, or None when the
     reasoning never ended (an unterminated think block)."""
-    close = text.rfind(THINK_CLOSE)
+    close, marker = max((text.rfind(c), c) for c in _CLOSERS)
     if close != -1:
-        return text[close + len(THINK_CLOSE):]
-    if think_prefilled or THINK_OPEN in text:
+        region = text[close + len(marker):]
+    elif think_prefilled or any(o in text for o in _OPENERS):
         return None
-    return text
+    else:
+        region = text
+    return _SOLUTION_MARKS.sub("\n", region) if "<|" in region else region
 
 
 # -- boxed ---------------------------------------------------------------------------------------
@@ -115,7 +123,8 @@ def last_boxed(text: str) -> str | None:
 
 # -- math segments and sentences ------------------------------------------------------------------
 
-_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$]+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
+# inline math never ends in a space: "$18 + $40" is money, not math
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$([^$\s](?:[^$]*?[^$\s\\])?)\$(?!\d)|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 _PH = "\x00{}\x01"
 _PH_RE = re.compile(r"\x00(\d+)\x01")
 
@@ -190,10 +199,12 @@ _NUMBER = r"-?\d+(?:(?:,|\u2009|\u202f|\u00a0)\d{3})*(?:\.\d+)?"
 _VALUE = re.compile(
     rf"\x00\d+\x01(?:\s*(?:,|and|or)\s*\x00\d+\x01)*"
     rf"|\(\s*{_NUMBER}(?:\s*,\s*{_NUMBER})+\s*\)"
-    rf"|{_NUMBER}(?:\s*/\s*\d+)?\s*%?"
+    rf"|-?\d*\\(?:[dt]?frac|sqrt|pi|infty|circ)(?![A-Za-z])(?:\{{[^{{}}\s]*\}}|[A-Za-z0-9])*"  # bare LaTeX: 22\sqrt{{21}}
+    rf"|\\?\$?{_NUMBER}(?:\s*/\s*\d+)?\s*%?"
 )
 _COPULA = re.compile(
-    r"\b(?:is|are|was|were|equals?|be|becomes?|gives?|has|have|makes?|yields?|comes\s+to|totals?)\b"
+    r"\b(?:is|are|was|were|equals?|be|becomes?|gives?|has|have|makes?|yields?|totals?|ist|sind|est|sont|es|"
+    r"(?:simplifies|reduces|comes(?:\s+out)?|works\s+out|amounts)\s+to)\b"
     r"(?:\s+(?:equal\s+to|exactly|approximately|about|just|only|then|now|therefore|thus|indeed|also|simply|still))*"
     r"\s*:?\s*|=\s*|\bof\s+(?=\x00)",
     re.IGNORECASE,
@@ -205,7 +216,7 @@ def _value_text(v: str, maths: list[str]) -> str:
     parts = _PH_RE.findall(v)
     if parts:
         return ", ".join(maths[int(i)] for i in parts)
-    return re.sub(r"\s+", " ", v).strip()
+    return re.sub(r"^\\?\$", "", re.sub(r"\s+", " ", v).strip())
 
 
 def value_after_copula(clause: str, maths: list[str]) -> str | None:
@@ -229,8 +240,9 @@ def value_after_copula(clause: str, maths: list[str]) -> str | None:
 
 _CONNECT = r"(?:\s*\*\*)?\s*(?:(?:is|would\s+be|will\s+be|should\s+be)\b\s*:?|:|=)"
 _PHRASE = re.compile(
-    rf"(?:\bfinal\s+answer(?:{_CONNECT}|(?=(?:\s*\*\*)?[ \t]*\n))|\banswer{_CONNECT})(?:\s*\*\*)?",
-    re.IGNORECASE,
+    rf"(?:\bfinal\s+answer(?:{_CONNECT}|(?=(?:\s*\*\*)?[ \t]*\n))|\b(?:answer|antwort|réponse|respuesta|risposta)"
+    rf"{_CONNECT}|^[ \t]*(?:A:|####)[ \t]*)(?:\s*\*\*)?",
+    re.IGNORECASE | re.MULTILINE,
 )
 _PHRASE_END = re.compile(r"(?<=[.!?])(?=\s)|\n\s*\n|\n(?=\s*(?:[#*-]|\d+\.))")
 
@@ -306,25 +318,40 @@ def statement_value(region: str, max_sentences: int = 3) -> str | None:
     prot, maths = protect_math(tail)
     sents = sentences(prot)
     for s in reversed(sents[-max_sentences:]):
+        conclusion = _CONCLUSION.match(s) is not None
         s = _LEAD.sub("", s).strip()
         if not s or _NON_STATEMENT.search(s):
             continue
         s = read_number_words(s)
-        v = _stated(s, maths)
+        v = _stated(s, maths, conclusion)
         if v:
             return v
     return None
 
 
-def _stated(s: str, maths: list[str]) -> str | None:
+_VALUE_IS_ANSWER = re.compile(
+    rf"(?:^|\s)({_VALUE.pattern})\s+(?:is|must\s+be|should\s+be|seems\s+to\s+be)\s+(?:indeed\s+|definitely\s+)?"
+    r"(?:the|my|our)\s+(?:correct|right|final)\b",
+    re.IGNORECASE,
+)
+_CONCLUSION = re.compile(r"^\W*(?:therefore|thus|hence|so|in\s+conclusion|in\s+summary|finally|consequently)\b",
+                         re.IGNORECASE)
+_TRAILING_LONG = re.compile(r"^[\s,;:)*_]*(?:[A-Za-z'’\-]+[\s,;)*_]*){0,16}[.!]?\s*$")
+
+
+def _stated(s: str, maths: list[str], conclusion: bool = False) -> str | None:
     # a sentence that is only math ("$x = 5$."), or math / a value at its end after a copula
     only = re.fullmatch(r"\s*(\x00\d+\x01)\s*[.!]?\s*", s)
     if only:
         return maths[int(_PH_RE.search(only.group(1)).group(1))]  # type: ignore[union-attr]
+    m = _VALUE_IS_ANSWER.search(s)
+    if m:
+        return _value_text(m.group(1), maths)
+    trailing = _TRAILING_LONG if conclusion else _TRAILING_OK
     best = None
     for c in _COPULA.finditer(s):
         m = _VALUE.match(s, c.end())
-        if m and _TRAILING_OK.match(s[m.end():]):
+        if m and trailing.match(s[m.end():]):
             best = m
     if best is not None:
         return _value_text(best.group(0), maths)

@@ -4,8 +4,9 @@ The statement and fallback rules read prose, so they must never read a completio
 off mid-reasoning. A completion counts as finished when its finish reason is ``stop``; when the
 finish reason is unknown (a replayed file without it), when its text ends in a complete sentence
 and its tail is not a repetition loop. A loop is what a model that ran into its token limit
-usually produces: the same few words or characters over and over. Both checks read a bounded
-tail, so they cost the same on a 2 MB completion as on a short one.
+usually produces: the same few words or characters over and over (or token salad in other
+scripts). These checks read a bounded tail, so they cost the same on a 2 MB completion as on a
+short one.
 """
 
 from __future__ import annotations
@@ -70,6 +71,28 @@ def find_loop(text: str) -> Loop | None:
     return _char_loop(text) or _word_loop(text)
 
 
+def _foreign(s: str) -> float:
+    """Share of the letters of s that are not ASCII (other scripts, replacement characters)."""
+    letters = [c for c in s if c.isalpha() or c == "\ufffd"]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if ord(c) > 0x24F) / len(letters)
+
+
+def degenerate(text: str, tail: int = 600) -> bool:
+    """Whether the text ends in token salad: a tail mostly in other scripts than the body (a model
+    that lost its way, typically until the token limit). A completion written in another language
+    throughout is not flagged."""
+    if len(text) < 4 * tail:
+        return False
+    return _foreign(text[:3000]) < 0.02 and _foreign(text[-tail:]) > 0.15
+
+
+def runaway(text: str) -> bool:
+    """A repetition loop or token salad at the end: a completion that never stopped by itself."""
+    return find_loop(text) is not None or degenerate(text)
+
+
 _COMPLETE_END = re.compile(
     r"(?:[.!?][\"'”’)\]*_]*|\$\$|\$|\\\]|\\\)|\}|\*\*|```|\|)\s*$"
 )
@@ -79,7 +102,7 @@ def ends_complete(text: str) -> bool:
     """Whether text ends like a finished answer: a sentence end, a closed math block, a closed
     box or a markdown table row, not a dangling word."""
     tail = text[-400:].rstrip()
-    if not tail:
+    if not tail or re.search(r":\W{0,4}$", tail):  # "... the value is:" announces what never came
         return False
     if not _COMPLETE_END.search(tail):
         return False
@@ -87,7 +110,7 @@ def ends_complete(text: str) -> bool:
     last = tail.split("\n\n")[-1]
     if tail.endswith("}") and last.count("{") - last.count("\\{") != last.count("}") - last.count("\\}"):
         return False
-    return not tail.endswith("$") or tail.count("$") % 2 == 0
+    return not tail.endswith("$") or last.count("$") % 2 == 0
 
 
 def finished(text: str, finish_reason: str | None) -> bool:
@@ -96,4 +119,4 @@ def finished(text: str, finish_reason: str | None) -> bool:
         return True
     if finish_reason in ("length", "error"):
         return False
-    return ends_complete(text) and find_loop(text) is None
+    return ends_complete(text) and not runaway(text)

@@ -10,8 +10,9 @@ Three grader profiles, all computed from the same completion in one pass:
   credits whatever expression it finds, also in text that was cut off).
 
 Rules common to all three: only the text after the last ``</think>`` counts; a think block that
-never closed has no answer. For ``strict`` and ``default``, a completion that hit the token limit
-in a repetition loop is cut where the loop starts: an answer inside the loop is not an answer.
+never closed has no answer. For ``strict`` and ``default``, a completion that did not finish and
+ends in a repetition loop (or token salad) has no answer at all: a boxed answer inside a loop that
+hit the limit is not an answer, and neither is one the model went on to loop after.
 
 Equivalence is math-verify's (``parse`` + ``verify``, the gold wrapped in ``$...$``). What this
 module adds is normalisation of the extracted answer before it reaches math-verify: thousands
@@ -31,6 +32,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from fractions import Fraction
 
 from harness.scoring.extract import (  # noqa: F401  (re-exported: the public names of math grading)
     THINK_CLOSE,
@@ -43,7 +45,7 @@ from harness.scoring.extract import (  # noqa: F401  (re-exported: the public na
     read_number_words,
 )
 from harness.scoring.finish import finished as is_finished
-from harness.scoring.finish import find_loop
+from harness.scoring.finish import runaway
 
 GRADERS = ("strict", "default", "lenient")
 # Bumped whenever a change to extraction, normalisation or profiles can change a verdict; recorded
@@ -116,6 +118,16 @@ def prepare(answer: str, gold: str | None = None) -> str:
         m = _DECIMAL_COMMA.fullmatch(s)
         if m:
             s = f"{m.group(1)}.{m.group(2)}"
+    gold_has_relation = gold is not None and re.search(r"=|<|>|\\[lg]eq?\b|\\neq|\\in\b", gold) is not None
+    if gold is not None and not gold_has_relation and not gold_is_list:
+        # "\tan A = 2" -> "2": the value after the last top-level "=" (not inside braces)
+        depth, cut = 0, -1
+        for i, ch in enumerate(s):
+            depth += (ch == "{") - (ch == "}")
+            if ch == "=" and depth == 0 and s[i - 1:i] not in ("<", ">", "!"):
+                cut = i
+        if cut != -1 and s[cut + 1:].strip():
+            s = s[cut + 1:].strip()
     if not gold_has_words:
         # "\text{5 cm}" -> "5 cm" -> "5"; "12 ways" -> "12"; "three" -> "3"
         whole = _TEXT_WRAP.fullmatch(s)
@@ -136,6 +148,20 @@ def _as_latex(s: str) -> str:
     if s.startswith("$") or s.startswith("\\(") or s.startswith("\\["):
         return s
     return f"${s}$"
+
+
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def _fast_check(gold: str, pred: str) -> bool | None:
+    """The verdict without math-verify when it is certain: the same canonical string, or two
+    plain decimal numbers (compared exactly). None otherwise."""
+    g, p = normalise(gold), normalise(pred)
+    if g == p and g:
+        return True
+    if _PLAIN_NUMBER.fullmatch(g) and _PLAIN_NUMBER.fullmatch(p):
+        return Fraction(g) == Fraction(p)
+    return None
 
 
 # -- timeouts -------------------------------------------------------------------------------------
@@ -201,7 +227,7 @@ class MathVerifier:
         if gold not in self._gold_cache:
             try:
                 with deadline(self.timeout):
-                    self._gold_cache[gold] = self._parse(_as_latex(prepare(gold)))
+                    self._gold_cache[gold] = self._parse(_as_latex(prepare(gold, gold)))
             except _Deadline:
                 self._gold_cache[gold] = []
         return self._gold_cache[gold]
@@ -212,14 +238,17 @@ class MathVerifier:
     def check(self, gold: str, predicted: str) -> tuple[bool, str]:
         """(correct, reason) with reason in ok | unparsed | timeout."""
         gold = str(gold)
+        prepared = prepare(predicted, gold)
+        fast = _fast_check(prepare(gold, gold), prepared)
+        if fast is not None:
+            return fast, "ok"
         gold_parsed = self._gold(gold)
         try:
             with deadline(self.timeout):
-                prepared = prepare(predicted, gold)
                 pred_parsed = self._parse(_as_latex(prepared))
                 if not pred_parsed or not gold_parsed:
                     # nothing math-verify understands: exact comparison of normalised strings
-                    same = normalise(prepare(gold)) == normalise(prepared) or normalise(gold) == normalise(predicted)
+                    same = normalise(prepare(gold, gold)) == normalise(prepared) or normalise(gold) == normalise(predicted)
                     return same, ("ok" if same else "unparsed")
                 if self._verify(gold_parsed, pred_parsed):
                     return True, "ok"
@@ -266,11 +295,9 @@ class MathGrader:
             none = Graded(False, None, "truncated" if truncated else "no_answer", "none")
             return {p: none for p in profiles}
         done = is_finished(region, finish_reason)
-        cut = region
-        if not done:
-            loop = find_loop(region)
-            if loop is not None:
-                cut = region[:loop.start]  # an answer inside the loop is not an answer
+        # a completion that ran away (a loop, token salad) until it stopped without finishing has no
+        # answer: what it said before the runaway was not its last word
+        cut = "" if not done and runaway(region) else region
         missing = "truncated" if not done else "no_answer"
         out: dict[str, Graded] = {}
         checked: dict[str, tuple[bool, str]] = {}
