@@ -272,23 +272,32 @@ def _strip_phrase(ans: str) -> str:
     return ans.strip().rstrip(".").strip()
 
 
+_HEDGE = re.compile(r"\b(?:maybe|perhaps|might|could|whether|if|check|suppose|guess|wonder|not\s+sure)\b",
+                    re.IGNORECASE)
 _TEXT_ANSWER = re.compile(r"^\(?[A-Za-z][A-Za-z '\-]{0,30}\)?$")
 _FILLER = re.compile(r"^(?:that\s+|therefore\s+|thus\s+|so\s+|simply\s+|then\s+|indeed\s+)+", re.IGNORECASE)
 
 
-def phrase_value(region: str) -> str | None:
+def phrase_value(region: str, after_last_box: bool = False) -> str | None:
     """The value stated by the last answer phrase that states one, read out of the phrase: its
     math, a number, number words ("three boxes" -> 3), or the value of a statement that follows
-    ("**Answer**: 196 has 9 positive divisors." -> 9)."""
+    ("**Answer**: 196 has 9 positive divisors." -> 9). With `after_last_box`, only a phrase that
+    comes after every \\boxed{} of the text counts."""
     tail = region[-TAIL_CHARS:]
     prot, maths = protect_math(tail)
     matches = list(_PHRASE.finditer(prot))
     for m in reversed(matches):
+        if after_last_box and "\\boxed" in restore(prot[m.start():], maths):
+            return None
         rest = prot[m.end():m.end() + 600]
         if not rest.split("\n", 1)[0].strip():  # a heading ("**Final Answer**") then the answer
             rest = rest.lstrip()
         end = _PHRASE_END.search(rest)
         frag = rest[:end.start()] if end else rest
+        lead = prot[max(0, m.start() - 120):m.start()]
+        lead = re.split(r"[.!?\n]\s", lead)[-1]
+        if frag.rstrip().endswith("?") or _HEDGE.search(lead):  # "maybe the answer is 6?" is a guess
+            continue
         frag = _FILLER.sub("", frag.strip().strip("*_ :").strip())
         if not frag:
             continue
@@ -319,13 +328,13 @@ def statement_value(region: str, max_sentences: int = 3) -> str | None:
     sents = sentences(prot)
     for s in reversed(sents[-max_sentences:]):
         conclusion = _CONCLUSION.match(s) is not None
-        s = _LEAD.sub("", s).strip()
-        if not s or _NON_STATEMENT.search(s):
-            continue
-        s = read_number_words(s)
-        v = _stated(s, maths, conclusion)
-        if v:
-            return v
+        s = read_number_words(_LEAD.sub("", s).strip())
+        if not re.search(r"\d|\x00", s):
+            continue  # "I hope this helps." states nothing: look one sentence back
+        if _NON_STATEMENT.search(s):
+            return None
+        # the last sentence with a number or math is the one that may state the result
+        return _stated(s, maths, conclusion)
     return None
 
 
@@ -334,6 +343,7 @@ _VALUE_IS_ANSWER = re.compile(
     r"(?:the|my|our)\s+(?:correct|right|final)\b",
     re.IGNORECASE,
 )
+_EQUATION_AT_END = re.compile(r"\x00(\d+)\x01(?:\s*[A-Za-z]+){0,3}\s*[.!]?\s*$")
 _CONCLUSION = re.compile(r"^\W*(?:therefore|thus|hence|so|in\s+conclusion|in\s+summary|finally|consequently)\b",
                          re.IGNORECASE)
 _TRAILING_LONG = re.compile(r"^[\s,;:)*_]*(?:[A-Za-z'’\-]+[\s,;)*_]*){0,16}[.!]?\s*$")
@@ -347,6 +357,9 @@ def _stated(s: str, maths: list[str], conclusion: bool = False) -> str | None:
     m = _VALUE_IS_ANSWER.search(s)
     if m:
         return _value_text(m.group(1), maths)
+    m = _EQUATION_AT_END.search(s)
+    if m and "=" in maths[int(m.group(1))]:  # "... $AB + BC = 5$ cm."
+        return maths[int(m.group(1))]
     trailing = _TRAILING_LONG if conclusion else _TRAILING_OK
     best = None
     for c in _COPULA.finditer(s):
@@ -384,6 +397,10 @@ def extract_answer(text: str, think_prefilled: bool = False, last_number_fallbac
         return Extraction(None, "unterminated_think")
     boxed = last_boxed(region)
     if boxed:
+        if ladder == "math":  # an answer phrase after the last box restates the answer ("\\boxed{6}? No... Answer: 9")
+            v = phrase_value(region, after_last_box=True)
+            if v:
+                return Extraction(v, "ok", "phrase")
         return Extraction(boxed, "ok", "boxed")
     if ladder == "boxed":
         return Extraction(None, "no_answer")
