@@ -199,7 +199,7 @@ _NUMBER = r"-?\d+(?:(?:,|\u2009|\u202f|\u00a0)\d{3})*(?:\.\d+)?"
 _VALUE = re.compile(
     rf"\x00\d+\x01(?:\s*(?:,|and|or)\s*\x00\d+\x01)*"
     rf"|\(\s*{_NUMBER}(?:\s*,\s*{_NUMBER})+\s*\)"
-    rf"|-?\d*\\(?:[dt]?frac|sqrt|pi|infty|circ)(?![A-Za-z])(?:\{{[^{{}}\s]*\}}|[A-Za-z0-9])*"  # bare LaTeX: 22\sqrt{{21}}
+    rf"|-?\d*\\(?:[dt]?frac|sqrt|pi|infty|circ)(?![A-Za-z])(?:\{{(?:[^{{}}\s]|\{{[^{{}}\s]*\}})*\}}|[A-Za-z0-9])*"  # bare LaTeX: 22\sqrt{{21}}
     rf"|\\?\$?{_NUMBER}(?:\s*/\s*\d+)?\s*%?"
 )
 _COPULA = re.compile(
