@@ -274,6 +274,8 @@ def _strip_phrase(ans: str) -> str:
 
 _HEDGE = re.compile(r"\b(?:maybe|perhaps|might|could|whether|if|check|suppose|guess|wonder|not\s+sure)\b",
                     re.IGNORECASE)
+_NOT_AN_ANSWER = re.compile(r"\w+ly\b|\b(?:above|below|shown|given|boxed|highlighted|following|correct|"
+                            r"wrong|incorrect|unclear|not|none|that|this|it)\b", re.IGNORECASE)
 _TEXT_ANSWER = re.compile(r"^\(?[A-Za-z][A-Za-z '\-]{0,30}\)?$")
 _FILLER = re.compile(r"^(?:that\s+|therefore\s+|thus\s+|so\s+|simply\s+|then\s+|indeed\s+)+", re.IGNORECASE)
 
@@ -306,7 +308,8 @@ def phrase_value(region: str, after_last_box: bool = False) -> str | None:
         if v:
             return v
         words = frag.rstrip(".").strip("*_ ").strip()
-        if _TEXT_ANSWER.match(words) and len(words.split()) <= 3:
+        if (not after_last_box and _TEXT_ANSWER.match(words) and len(words.split()) <= 3
+                and not _NOT_AN_ANSWER.search(words)):
             return words
     return None
 
@@ -368,6 +371,10 @@ def _stated(s: str, maths: list[str], conclusion: bool = False) -> str | None:
             best = m
     if best is not None:
         return _value_text(best.group(0), maths)
+    if conclusion:  # "Therefore, it will take 4 beakers to fill the tank.": the one value it names
+        values = [v for v in _VALUE.finditer(s) if v.group(0).strip()]
+        if len(values) == 1:
+            return _value_text(values[0].group(0), maths)
     return None
 
 

@@ -71,21 +71,25 @@ def find_loop(text: str) -> Loop | None:
     return _char_loop(text) or _word_loop(text)
 
 
-def _foreign(s: str) -> float:
-    """Share of the letters of s that are not ASCII (other scripts, replacement characters)."""
-    letters = [c for c in s if c.isalpha() or c == "\ufffd"]
-    if not letters:
+_SALAD_TOKEN = re.compile(r"[^\x00-\u024f\s]|[a-z][A-Z]|\ufffd")
+
+
+def _salad(s: str) -> float:
+    """Share of the words of s that look like token salad: letters of other scripts, case changes
+    inside a word ("vestsReceiptvilla"), replacement characters."""
+    words = s.split()
+    if not words:
         return 0.0
-    return sum(1 for c in letters if ord(c) > 0x24F) / len(letters)
+    return sum(1 for w in words if _SALAD_TOKEN.search(w)) / len(words)
 
 
 def degenerate(text: str, tail: int = 600) -> bool:
-    """Whether the text ends in token salad: a tail mostly in other scripts than the body (a model
-    that lost its way, typically until the token limit). A completion written in another language
-    throughout is not flagged."""
-    if len(text) < 4 * tail:
+    """Whether the text ends in token salad (a model that lost its way, typically until the token
+    limit). A completion written in another script throughout is not flagged."""
+    if len(text) < 3 * tail:
         return False
-    return _foreign(text[:3000]) < 0.02 and _foreign(text[-tail:]) > 0.15
+    end = _salad(text[-tail:])
+    return end > 0.3 and end > 4 * _salad(text[:1000])
 
 
 def runaway(text: str) -> bool:
