@@ -71,7 +71,7 @@ def synthesise(n: int, min_chars: int, max_chars: int, seed: int) -> list[dict[s
     boxed answer or an answer phrase, some are cut off mid-reasoning, some end in a loop."""
     rng = random.Random(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         target = rng.randint(min_chars, max_chars)
         nums = {"x": rng.randint(2, 99), "y": rng.randint(2, 99), "y2": rng.randint(2, 999), "z": rng.randint(2, 9999)}
         r1 = rng.random() < 0.5  # half in R1 format (reasoning in a think block), half plain

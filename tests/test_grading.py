@@ -14,6 +14,7 @@ from harness.scoring.profiles import by_grader_metrics, profile_scores, profiles
 from harness.tasks.math import MathTask
 from harness.types import Completion, Problem, Score
 
+
 # Reasoning as models write it: self-checks, intermediate numbers, abandoned boxed guesses; every
 # paragraph different (a text that repeats itself is a loop).
 def _paragraph(i: int) -> str:
