@@ -239,11 +239,11 @@ def value_after_copula(clause: str, maths: list[str]) -> str | None:
 # -- answer phrases --------------------------------------------------------------------------------
 
 _CONNECT = r"(?:\s*\*\*)?\s*(?:(?:is|would\s+be|will\s+be|should\s+be)\b\s*:?|:|=)"
-_PHRASE = re.compile(
-    rf"(?:\bfinal\s+answer(?:{_CONNECT}|(?=(?:\s*\*\*)?[ \t]*\n))|\b(?:answer|antwort|réponse|respuesta|risposta)"
-    rf"{_CONNECT}|^[ \t]*(?:A:|####)[ \t]*)(?:\s*\*\*)?",
-    re.IGNORECASE | re.MULTILINE,
-)
+_PHRASE_WORDS = (rf"\bfinal\s+answer(?:{_CONNECT}|(?=(?:\s*\*\*)?[ \t]*\n))"
+                 rf"|\b(?:answer|antwort|réponse|respuesta|risposta){_CONNECT}")
+# math answers also come as "A: 18" or "#### 18" on a line of their own (GSM8K-style)
+_PHRASE = re.compile(rf"(?:{_PHRASE_WORDS}|^[ \t]*(?:A:|####)[ \t]*)(?:\s*\*\*)?", re.IGNORECASE | re.MULTILINE)
+_PHRASE_RAW = re.compile(rf"(?:{_PHRASE_WORDS})(?:\s*\*\*)?", re.IGNORECASE)
 _PHRASE_END = re.compile(r"(?<=[.!?])(?=\s)|\n\s*\n|\n(?=\s*(?:[#*-]|\d+\.))")
 
 
@@ -252,7 +252,7 @@ def raw_phrase(region: str) -> str | None:
     its line, as written (for tasks that read it themselves, e.g. multiple choice)."""
     tail = region[-TAIL_CHARS:]
     last = None
-    for m in _PHRASE.finditer(tail):
+    for m in _PHRASE_RAW.finditer(tail):
         if tail[m.end():m.end() + 200].split("\n", 1)[0].strip():
             last = m
     if last is None:

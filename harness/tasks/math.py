@@ -34,7 +34,7 @@ class MathTask(Task):
 
     def load(self) -> list[Problem]:
         rows, source = load_rows(self.cfg)
-        where = source.get("path") or source.get("dataset")
+        where = str(source.get("path") or source.get("dataset"))
         meta_fields = list(self.cfg.get("group_by") or [])
         require_fields(rows, [self.id_field, self.problem_field, self.answer_field, *meta_fields], where)
         problems: list[Problem] = []
