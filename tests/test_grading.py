@@ -277,3 +277,5 @@ def test_profile_scores_and_by_grader_metrics():
     assert m["lenient"]["pass@1"] == pytest.approx((1 + 0.5) / 2)
     assert set(m["default"]) == {"pass@1", "pass@1_se_generation", "cons@k"}
     assert profiles_of([Score("a", 0, True, "1", "ok")]) == []
+    # a sample the scorer failed on (no verdicts) does not hide the other samples' profiles
+    assert profiles_of([*scores, Score("c", 0, False, "scorer error: ValueError", "error")]) == list(GRADERS)

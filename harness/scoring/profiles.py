@@ -22,6 +22,8 @@ def profiles_of(scores: Iterable[Score]) -> list[str]:
     profiles existed, and for tasks without them)."""
     common: set[str] | None = None
     for s in scores:
+        if s.by_grader is None and s.reason == "error":
+            continue  # a sample the scorer could not grade is wrong under every profile
         have = set(s.by_grader or ())
         common = have if common is None else common & have
         if not common:

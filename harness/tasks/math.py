@@ -68,7 +68,8 @@ class MathTask(Task):
 
     def score(self, problem: Problem, completion: Completion) -> Score:
         if completion.error is not None or completion.finish_reason == "error":
-            return replace(sample_score(problem, completion, False, None, "error"), rule="none")
+            return replace(sample_score(problem, completion, False, None, "error"), rule="none",
+                           by_grader=dict.fromkeys(GRADERS, False))
         if self._grader is None:
             self._grader = MathGrader(self.timeout, self.last_number_fallback)
         graded = self._grader.grade(
