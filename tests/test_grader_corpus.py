@@ -17,7 +17,7 @@ from harness.scoring.accuracy import accuracy, evaluate, load
 
 EXCERPT = Path(__file__).parent / "fixtures" / "grader_corpus" / "excerpt.jsonl"
 # minimum overall accuracy per profile on the excerpt
-THRESHOLDS = {"strict": 0.82, "default": 0.97, "lenient": 0.86}
+THRESHOLDS = {"strict": 0.78, "default": 0.97, "lenient": 0.82}
 
 
 @pytest.fixture(scope="module")

@@ -82,6 +82,8 @@ def test_answer_phrase_reads_the_value_out_of_the_phrase(ending, gold):
     ("I double-checked every case, so I'm confident that 1940 is the correct number of ways.", "1940"),
     ("So, yes, the ratio is 150/200, which simplifies to 3/4.\n\nI think that's the answer.", "\\frac{3}{4}"),
     ("In conclusion, the 8th grade should have 10 representatives for the representation to be fair.", "10"),
+    ("**4. Express the answer as an ordered pair:**\n\nThe midpoint is **(-1, 6)**.", "(-1,6)"),
+    ("Therefore, 997⁻¹ ≡ **333** (mod 1000).", "333"),
 ])
 def test_final_statement_of_a_finished_answer(ending, gold):
     r = grade(PLAIN + ending, gold)
@@ -214,6 +216,7 @@ def test_answer_region_markers():
     ("30", "30°", True),
     ("3", "three", True),
     ("\\sqrt{2}", "√2", True),
+    ("\\sqrt{53}", "√53", True),  # the whole number under the root, not \\sqrt 53 = 3\\sqrt 5
     ("5", "x = 5", True),
     ("y = 2x + 3", "2x + 3", True),
     ("-2, 1", "1, -2", True),

@@ -203,8 +203,8 @@ _VALUE = re.compile(
     rf"|\\?\$?{_NUMBER}(?:\s*/\s*\d+)?\s*%?"
 )
 _COPULA = re.compile(
-    r"\b(?:is|are|was|were|equals?|be|becomes?|gives?|has|have|makes?|yields?|totals?|ist|sind|est|sont|es|"
-    r"(?:simplifies|reduces|comes(?:\s+out)?|works\s+out|amounts)\s+to)\b"
+    r"(?:\b(?:is|are|was|were|equals?|be|becomes?|gives?|has|have|makes?|yields?|totals?|ist|sind|est|sont|es|"
+    r"(?:simplifies|reduces|comes(?:\s+out)?|works\s+out|amounts)\s+to)\b|≡)"
     r"(?:\s+(?:equal\s+to|exactly|approximately|about|just|only|then|now|therefore|thus|indeed|also|simply|still))*"
     r"\s*:?\s*|=\s*|\bof\s+(?=\x00)",
     re.IGNORECASE,
@@ -331,6 +331,7 @@ def statement_value(region: str, max_sentences: int = 3) -> str | None:
     sents = sentences(prot)
     for s in reversed(sents[-max_sentences:]):
         conclusion = _CONCLUSION.match(s) is not None
+        s = _MODULUS.sub("", s.replace("**", "").replace("__", ""))  # "≡ **333** (mod 1000)."
         s = read_number_words(_LEAD.sub("", s).strip())
         if not re.search(r"\d|\x00", s):
             continue  # "I hope this helps." states nothing: look one sentence back
@@ -346,6 +347,7 @@ _VALUE_IS_ANSWER = re.compile(
     r"(?:the|my|our)\s+(?:correct|right|final)\b",
     re.IGNORECASE,
 )
+_MODULUS = re.compile(r"\s*(?:\((?:mod|modulo)\s+\d+\)|\bmod(?:ulo)?\s+\d+)(?=\s*[.!]?\s*$)", re.IGNORECASE)
 _EQUATION_AT_END = re.compile(r"\x00(\d+)\x01(?:\s*[A-Za-z]+){0,3}\s*[.!]?\s*$")
 _CONCLUSION = re.compile(r"^\W*(?:therefore|thus|hence|so|in\s+conclusion|in\s+summary|finally|consequently)\b",
                          re.IGNORECASE)

@@ -82,6 +82,7 @@ _UNICODE = {
     "±": r"\pm ", "∈": r"\in ", "⩾": r"\geq ", "⩽": r"\leq ",
 }
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+_UNICODE_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[A-Za-z]|\{[^{}]*\}|\([^()]*\))")
 _ASCII_REL = [(re.compile(r">="), r"\\geq "), (re.compile(r"<="), r"\\leq "), (re.compile(r"!="), r"\\neq ")]
 # thin and other spaces between digit groups: 1\,000  1\ 000  1~000  1{,}000  1 000 (U+2009 ...)
 _THIN_THOUSANDS = re.compile(r"(?<=\d)(?:\\,|\\ |\\;|\\:|\\!|~|\{,\}|[\u2009\u202f\u00a0])(?=\d{3}(?!\d))")
@@ -107,6 +108,7 @@ def prepare(answer: str, gold: str | None = None) -> str:
     s = _delimited(answer).rstrip(".").strip()
     gold_is_list = gold is not None and ("," in gold and not re.fullmatch(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?", gold.strip()))
     gold_has_words = gold is not None and re.search(r"[A-Za-z]{2,}", re.sub(r"\\[A-Za-z]+", "", gold)) is not None
+    s = _UNICODE_ROOT.sub(lambda m: "\\sqrt{" + m.group(1).strip("(){}") + "}", s)  # √53 is \sqrt{53}
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group()], s)
     for pat, rep in _ASCII_REL:
         s = pat.sub(rep, s)
