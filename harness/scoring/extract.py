@@ -200,6 +200,7 @@ _VALUE = re.compile(
     rf"\x00\d+\x01(?:\s*(?:,|and|or)\s*\x00\d+\x01)*"
     rf"|\(\s*{_NUMBER}(?:\s*,\s*{_NUMBER})+\s*\)"
     rf"|-?\d*\\(?:[dt]?frac|sqrt|pi|infty|circ)(?![A-Za-z])(?:\{{(?:[^{{}}\s]|\{{[^{{}}\s]*\}})*\}}|[A-Za-z0-9])*"  # bare LaTeX: 22\sqrt{{21}}
+    rf"|-?\d+(?:\.\d+)?[a-z](?![A-Za-z])(?:\s*[-+]\s*\d+(?:\.\d+)?(?:[a-z](?![A-Za-z]))?)*"  # -2x, 2n + 1
     rf"|\\?\$?{_NUMBER}(?:\s*/\s*\d+)?\s*%?"
 )
 _COPULA = re.compile(
