@@ -579,8 +579,8 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
         for x in data["runs_without_verdicts"]:
             tok = "–" if x["tokens_per_sample"] is None else format(x["tokens_per_sample"], ".0f")
             L.append(f"| {_md_escape(x['model_display'])} | {x['task']} | "
-                     f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | {x['k']} | "
-                     f"{x['problems']} | {pct(x['truncated_rate'])} | {tok} | {x['why_no_verdict']} | "
+                     f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])}{grader_band.cell(x)} | "
+                     f"{x['k']} | {x['problems']} | {pct(x['truncated_rate'])} | {tok} | {x['why_no_verdict']} | "
                      f"[run]({x['link']}) |")
         L.append("")
         for task, plots in sorted((data.get("plots") or {}).items()):
