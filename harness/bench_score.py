@@ -72,7 +72,7 @@ def synthesise(n: int, min_chars: int, max_chars: int, seed: int) -> list[dict[s
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        target = rng.randint(min_chars, max_chars)
+        target = rng.randint(min_chars, max(min_chars, max_chars - 600))  # room for the ending
         nums = {"x": rng.randint(2, 99), "y": rng.randint(2, 99), "y2": rng.randint(2, 999), "z": rng.randint(2, 9999)}
         r1 = rng.random() < 0.5  # half in R1 format (reasoning in a think block), half plain
         parts = [("<think>\n" if r1 else "") + "Okay, let me work through this problem step by step.\n"]
@@ -94,7 +94,7 @@ def synthesise(n: int, min_chars: int, max_chars: int, seed: int) -> list[dict[s
             unit = "Wait, let me recompute that: $" + str(nums["x"]) + " + " + str(nums["y"]) + "$. "
             text += unit * max(1, (target // 4) // len(unit))
             finish = "length"
-        out.append({"completion": text[: max_chars + 2000], "gold": gold, "finish_reason": finish})
+        out.append({"completion": text[:max_chars], "gold": gold, "finish_reason": finish})
     return out
 
 
