@@ -84,6 +84,7 @@ def test_answer_phrase_reads_the_value_out_of_the_phrase(ending, gold):
     ("In conclusion, the 8th grade should have 10 representatives for the representation to be fair.", "10"),
     ("**4. Express the answer as an ordered pair:**\n\nThe midpoint is **(-1, 6)**.", "(-1,6)"),
     ("Therefore, 997⁻¹ ≡ **333** (mod 1000).", "333"),
+    ("Therefore, the difference is indeed 7π.\n\nI think that's the answer.", "7\\pi"),
     ("So, yes, the equation y = -2x describes this line.\n\nI think that's the final answer.", "y = -2x"),
 ])
 def test_final_statement_of_a_finished_answer(ending, gold):

@@ -201,7 +201,7 @@ _VALUE = re.compile(
     rf"|\(\s*{_NUMBER}(?:\s*,\s*{_NUMBER})+\s*\)"
     rf"|-?\d*\\(?:[dt]?frac|sqrt|pi|infty|circ)(?![A-Za-z])(?:\{{(?:[^{{}}\s]|\{{[^{{}}\s]*\}})*\}}|[A-Za-z0-9])*"  # bare LaTeX: 22\sqrt{{21}}
     rf"|-?\d+(?:\.\d+)?[a-z](?![A-Za-z])(?:\s*[-+]\s*\d+(?:\.\d+)?(?:[a-z](?![A-Za-z]))?)*"  # -2x, 2n + 1
-    rf"|\\?\$?{_NUMBER}(?:\s*/\s*\d+)?\s*%?"
+    rf"|\\?\$?{_NUMBER}(?:\s*/\s*\d+)?(?:\s*%|\s?π)?"
 )
 _COPULA = re.compile(
     r"(?:\b(?:is|are|was|were|equals?|be|becomes?|gives?|has|have|makes?|yields?|totals?|ist|sind|est|sont|es|"
