@@ -35,7 +35,7 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint typecheck bench bench-stats plan clean
+.PHONY: help install eval nightly lm-eval report serve bench-serve bench-score tiny-model test test-fast lint typecheck bench bench-stats plan clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
@@ -111,6 +111,10 @@ bench: install
 # coverage of the verdict's 95% intervals, simulated with the project's own functions (docs/statistics.md)
 bench-stats: install
 	$(PY) -m harness.bench_stats $(ARGS)
+
+# grading speed: the default grader vs plain math-verify on 5-30k-character completions (BENCH_ARGS='--corpus F')
+bench-score: install
+	$(PY) -m harness.bench_score $(BENCH_ARGS)
 
 clean:
 	rm -rf .cache/vllm .cache/torchinductor .cache/vllm-rpc .pytest_cache

@@ -59,6 +59,7 @@ SOURCE_KINDS = ("paper", "readme", "model_card", "reproduction", "leaderboard")
 # Protocol keys a claim may state; anything else is a typo and an error.
 PROTOCOL_KEYS = ("temperature", "top_p", "top_k", "k", "max_tokens", "system_prompt", "instruction",
                  "prompt", "shots", "framework", "backend", "grader")
+GRADERS = ("strict", "default", "lenient")  # `grader:` the answer grader a claim was made with (docs/grading.md)
 
 
 @dataclass(frozen=True)
@@ -230,6 +231,8 @@ def _protocol(where: str, proto: Any) -> dict[str, Any]:
     if unknown:
         raise ClaimsError(f"{where}: unknown protocol key(s) {', '.join(unknown)} "
                           f"(known: {', '.join(PROTOCOL_KEYS)})")
+    if proto.get("grader") is not None and proto["grader"] not in GRADERS:
+        raise ClaimsError(f"{where}: protocol.grader {proto['grader']!r} is not one of {', '.join(GRADERS)}")
     k = proto.get("k")
     if k is not None:
         ks = list(k) if isinstance(k, (list, tuple)) else [k]

@@ -94,6 +94,7 @@ SUBCOMMANDS: dict[str, str] = {
     "nightly": "harness.nightly:main",
     "plan": "harness.plan:main",
     "export": "harness.export:main",
+    "rescore": "harness.rescore:main",
 }
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import grader_band
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
 from harness.metrics import SameAnswer, Vote, per_problem, votes
@@ -299,7 +300,7 @@ def run_entry(run: RunData, reg: Registry, cfg: VerdictConfig, link: str) -> dic
     if run.eligible is None:
         targets = list(reg.claims_for(key, run.benchmark))
         targets += [e.as_claim() for e in reg.external if e.model == key and e.benchmark == run.benchmark]
-        comps = [compare_run(run, c, cfg) for c in sorted(targets, key=_claim_order)]
+        comps = [grader_band.compare(compare_run, run, c, cfg) for c in sorted(targets, key=_claim_order)]
     m = run.metrics
     sq = m.get("pass@1_se_question")
     value = primary_value(run)
@@ -312,7 +313,7 @@ def run_entry(run: RunData, reg: Registry, cfg: VerdictConfig, link: str) -> dic
         "se_question": None if sq is None or (isinstance(sq, float) and math.isnan(sq)) else round(sq, 6),
         "k": run.k, "problems": run.problems, "truncated_rate": _r(m.get("truncated_rate")),
         "no_answer_rate": _r(m.get("no_answer_rate")), "tokens_per_sample": _r(m.get("mean_output_tokens")),
-        "cons": _r(m.get("cons@k")), "run_id": run.run_id, "link": link,
+        "cons": _r(m.get("cons@k")), "run_id": run.run_id, "link": link, "grader_band": grader_band.entry_band(run),
         "protocol": dict(sorted(run.protocol.items())), "eligible": run.eligible is None,
         "why_no_verdict": run.eligible, "comparisons": comps, "spread": None,
     }
@@ -497,6 +498,8 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
                         "parallelism?)" if sc["excess"] else ""))
     elif x.get("spread") is not None:
         parts.append(f"the source reports ±{x['spread']:.1f} across seeds")
+    if grader_band.note(comp):
+        parts.append(grader_band.note(comp))
     if not parts:
         return None
     who = "our run" if x["kind"] == "run" else x["label"]
@@ -547,6 +550,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
              f"**above** when it lies entirely outside the band; {GLYPH['inconclusive']} **inconclusive** otherwise. "
              "Rules: [docs/claims.md](../docs/claims.md).")
     L.append("")
+    L.extend(grader_band.legend(data))
     runs_line = f"{c['runs_shown']} of {c['runs']} finished runs shown"
     runs_line += " (all runs)" if data["all_runs"] else " (latest per model, task and protocol)"
     if c["runs_skipped"]:
@@ -592,7 +596,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                 if not x["comparisons"]:
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {x['metric']} | "
                              f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])}"
-                             f"{_spread_cell(x.get('spread_check'))} | "
+                             f"{_spread_cell(x.get('spread_check'))}{grader_band.cell(x)} | "
                              f"{x['k']} | no claim | – | – | {common_tail} |  | {link} |")
                     continue
                 for comp in x["comparisons"]:
@@ -600,7 +604,7 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
                     v = comp["verdict"]
                     bound = v["se_is_bound"] if comp["measured"] is not None else False
                     cell = _measured_cell(comp["measured"], comp["se_measured"], bound, comp.get("se_question"))
-                    cell += _spread_cell(x.get("spread_check"))
+                    cell += _spread_cell(x.get("spread_check")) + grader_band.cell(comp)
                     claim = f"{pct(cl['value'])} ({cl['label']}, {_md_escape(cl['table'])})"
                     ref = notes.ref(_note_text(x, comp))
                     L.append(f"| {_md_escape(x['model_display'])} | {x['label']} | {comp['metric']} | {cell} | "
@@ -630,8 +634,8 @@ def render_leaderboard(data: Mapping[str, Any]) -> str:
         for x in data["runs_without_verdicts"]:
             tok = "–" if x["tokens_per_sample"] is None else format(x["tokens_per_sample"], ".0f")
             L.append(f"| {_md_escape(x['model_display'])} | {x['task']} | "
-                     f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])} | {x['k']} | "
-                     f"{x['problems']} | {pct(x['truncated_rate'])} | {tok} | {x['why_no_verdict']} | "
+                     f"{_measured_cell(x['value'], x['se'], x['se_is_bound'], x['se_question'])}{grader_band.cell(x)} | "
+                     f"{x['k']} | {x['problems']} | {pct(x['truncated_rate'])} | {tok} | {x['why_no_verdict']} | "
                      f"[run]({x['link']}) [samples]({_samples_link(x['link'])}) |")
         L.append("")
         for task, plots in sorted((data.get("plots") or {}).items()):
@@ -727,6 +731,7 @@ def render_run_report(run: RunData, entry: Mapping[str, Any], plots: Mapping[str
         L.append("")
         L.append(f"Diagnosis: truncated {pct(m.get('truncated_rate'))}%, no answer {pct(m.get('no_answer_rate'))}%.")
         L.append("")
+    L.extend(grader_band.run_section(run, entry))
     by = m.get("by") or {}
     for g, buckets in sorted(by.items()):
         L.append(f"## pass@1 by {g}")

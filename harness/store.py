@@ -5,6 +5,7 @@ results/runs/<run-id>/
   manifest.json   versions, git sha, hardware, dataset fingerprint, protocol, status
   samples.jsonl   one line per completion, appended and flushed as it arrives
   scores.jsonl    one line per completion: id, sample, correct, extracted, reason, ...
+                  (`harness rescore` adds scores.v2.jsonl, scores.v3.jsonl, ...: the newest is read)
   metrics.json    pass@1, cons@k, pass@k, standard errors, diagnostics
   run.log         the log of every invocation that worked on this run
   .lock           held (flock) by the process working on the run; released by the OS on exit
@@ -143,6 +144,19 @@ def repair_tail(path: Path) -> int:
         return size - keep
 
 
+def scores_versions(run_dir: Path) -> list[Path]:
+    """The run's scores files, oldest first: scores.jsonl, then scores.v2.jsonl, scores.v3.jsonl, ...
+    (scores.jsonl alone, existing or not, when the run was never rescored)."""
+    found = [(int(m.group(1)), p) for p in run_dir.glob("scores.v*.jsonl")
+             if (m := re.fullmatch(r"scores\.v(\d+)\.jsonl", p.name))]
+    return [run_dir / "scores.jsonl", *(p for _, p in sorted(found))]
+
+
+def next_scores_path(run_dir: Path) -> Path:
+    """Where the next scores version goes (never an existing file)."""
+    latest = scores_versions(run_dir)[-1]
+    n = 1 if latest.name == "scores.jsonl" else int(latest.name.split(".")[1][1:])
+    return run_dir / f"scores.v{n + 1}.jsonl"
 class RunLockedError(HarnessError):
     """Another process is working on the run."""
 
@@ -151,7 +165,7 @@ class RunStore:
     def __init__(self, path: Path):
         self.path = path
         self.samples_path = path / "samples.jsonl"
-        self.scores_path = path / "scores.jsonl"
+        self.scores_path = scores_versions(path)[-1]
         self.metrics_path = path / "metrics.json"
         self.manifest_path = path / "manifest.json"
         self.config_path = path / "config.yaml"

@@ -107,6 +107,9 @@ class Score:
     finish_reason: str | None = None
     output_tokens: int | None = None
     prompt_tokens: int | None = None
+    rule: str | None = None  # which extraction rule found the answer (boxed, phrase, statement, ...)
+    by_grader: dict[str, bool] | None = None  # the verdict under every grader profile
+    extracted_by_grader: dict[str, str | None] | None = None  # answers of profiles that extracted another
 
     def __post_init__(self) -> None:
         if not isinstance(self.reason, Reason):

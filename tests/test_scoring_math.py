@@ -66,7 +66,10 @@ def test_fallback_phrases_and_none():
     assert extract_answer("Therefore, the answer is **42**.").answer == "42"
     assert extract_answer("I could not solve this problem.").answer is None
     assert extract_answer("I could not solve this problem.").reason == "no_answer"
-    assert extract_answer("it is 17 then 18", last_number_fallback=True).answer == "18"
+    # the last-number fallback: only down the math ladder, only for a finished completion
+    fallback = extract_answer("it is 17 then 18", last_number_fallback=True, finished=True, ladder="math")
+    assert (fallback.answer, fallback.rule) == ("18", "fallback")
+    assert extract_answer("it is 17 then 18", last_number_fallback=True, ladder="math").answer is None
 
 
 def test_normalise_for_voting():

@@ -4,6 +4,9 @@ File format, JSONL, one line per completion:
     {"id": <problem id>, "completion": <text>, "sample": <int, optional>,
      "finish_reason": <"stop"|"length", optional>, "output_tokens": <int, optional>}
 
+A line without a finish reason is recorded as "unknown" (not "stop"): graders then decide from the
+text itself whether the completion finished.
+
 The number of samples per problem is whatever the file holds, up to `sampling.k`: a problem with
 more lines than k keeps its first k samples (indices 0..k-1), with a warning, so that the run's
 protocol (k) and its samples agree. An empty file is an error. Ids are matched as strings. A line
@@ -166,7 +169,7 @@ class ReplayBackend(Backend):
                 problem_id=pid,
                 sample=idx,
                 text=text if isinstance(text, str) else json.dumps(text),
-                finish_reason=str(rec.get("finish_reason") or "stop"),
+                finish_reason=str(rec.get("finish_reason") or "unknown"),
                 output_tokens=rec.get("output_tokens"),
                 reasoning=rec.get("reasoning"),
             )

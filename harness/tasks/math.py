@@ -1,11 +1,17 @@
-"""Math word problems with a single final answer: MATH-500, AIME 2024, AIME 2025."""
+"""Math word problems with a single final answer: MATH-500, AIME 2024, AIME 2025.
+
+Every completion is graded under every grader profile (strict, default, lenient) in the same pass;
+`task.scoring.grader` chooses the one whose verdict is the sample's `correct`, and the others are
+kept beside it (`Score.by_grader`) for the grader band of the report.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from harness.errors import DataError
-from harness.scoring.math import MathVerifier, extract_answer
+from harness.errors import ConfigError, DataError
+from harness.scoring.math import GRADER_VERSION, GRADERS, MathGrader
 from harness.tasks import Task, load_rows, require_fields, sample_score
 from harness.types import Completion, Message, Problem, Score
 
@@ -19,13 +25,16 @@ class MathTask(Task):
         self.answer_field: str = fields["answer"]
         scoring = cfg.get("scoring") or {}
         self.last_number_fallback = bool(scoring.get("last_number_fallback", False))
-        self.timeout = int(scoring.get("timeout_seconds", 5))
+        self.timeout = float(scoring.get("timeout_seconds", 5))
+        self.grader = str(scoring.get("grader") or "default")
+        if self.grader not in GRADERS:
+            raise ConfigError("task.scoring.grader", f"unknown grader {self.grader!r} (known: {', '.join(GRADERS)})")
         self.think_prefilled = bool(prompt_cfg.get("think_prefilled", False))
-        self._verifier: MathVerifier | None = None
+        self._grader: MathGrader | None = None
 
     def load(self) -> list[Problem]:
         rows, source = load_rows(self.cfg)
-        where = source.get("path") or source.get("dataset")
+        where = str(source.get("path") or source.get("dataset"))
         meta_fields = list(self.cfg.get("group_by") or [])
         require_fields(rows, [self.id_field, self.problem_field, self.answer_field, *meta_fields], where,
                        non_empty=[self.id_field, self.problem_field, self.answer_field], id_field=self.id_field)
@@ -59,23 +68,20 @@ class MathTask(Task):
         return self.chat(user)
 
     def score(self, problem: Problem, completion: Completion) -> Score:
-        def result(correct: bool, extracted: str | None, reason: str) -> Score:
-            return sample_score(problem, completion, correct, extracted, reason)
-
         if completion.error is not None or completion.finish_reason == "error":
-            return result(False, None, "error")
-        truncated = completion.finish_reason == "length"
-        ex = extract_answer(
-            completion.text,
+            return replace(sample_score(problem, completion, False, None, "error"), rule="none",
+                           by_grader=dict.fromkeys(GRADERS, False))
+        if self._grader is None:
+            self._grader = MathGrader(self.timeout, self.last_number_fallback)
+        graded = self._grader.grade(
+            completion.text, problem.reference, finish_reason=completion.finish_reason,
             think_prefilled=self.think_prefilled and completion.reasoning is None,
-            last_number_fallback=self.last_number_fallback,
         )
-        if ex.answer is None:
-            return result(False, None, "truncated" if truncated else "no_answer")
-        if self._verifier is None:
-            self._verifier = MathVerifier(self.timeout)
-        correct, reason = self._verifier.check(problem.reference, ex.answer)
-        return result(correct, ex.answer, reason)
+        mine = graded[self.grader]
+        others = {p: g.extracted for p, g in graded.items() if g.extracted != mine.extracted}
+        return replace(sample_score(problem, completion, mine.correct, mine.extracted, mine.reason),
+                       rule=mine.rule, by_grader={p: g.correct for p, g in graded.items()},
+                       extracted_by_grader=others or None)
 
     def same_answer(self, a: str, b: str) -> bool:
         """Math equivalence (`0.5` = `1/2`), via math-verify: harness/equivalence.py."""
@@ -83,7 +89,18 @@ class MathTask(Task):
 
         return math_equivalence(self.timeout).same(a, b)
 
-    def __getstate__(self) -> dict[str, Any]:  # the verifier is rebuilt in each worker process
+    def extra_metrics(self, scores: list[Score]) -> dict[str, Any]:
+        """pass@1, its standard error and cons@k under every grader profile, and which grader
+        (and version) decided `correct`."""
+        from harness.scoring.profiles import by_grader_metrics
+
+        out: dict[str, Any] = {"grader": {"profile": self.grader, "version": GRADER_VERSION}}
+        by = by_grader_metrics(scores)
+        if by:
+            out["by_grader"] = by
+        return out
+
+    def __getstate__(self) -> dict[str, Any]:  # the grader is rebuilt in each worker process
         state = dict(self.__dict__)
-        state["_verifier"] = None
+        state["_grader"] = None
         return state
