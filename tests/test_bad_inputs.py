@@ -60,7 +60,7 @@ def test_1_boxed_repetition_loop_is_extracted_in_bounded_time():
     # 2 MB of unclosed \boxed{ (a degenerate completion): run in a child so a hang cannot stall the
     # suite; the child must finish and find no answer.
     code = ("from harness.scoring.math import extract_answer\n"
-            "text = 'The answer is \\\\boxed{' + 'x \\\\boxed{' * 200_000\n"
+            "text = 'The answer is \\\\boxed{' + 'x \\\\boxed{' * 250_000\n"
             "assert len(text) > 2_000_000\n"
             "print(extract_answer(text).answer)\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from harness.types import Score
+from harness.types import Reason, Score
 
 GRADER_ORDER = ("strict", "default", "lenient")
 
@@ -43,9 +43,9 @@ def profile_scores(scores: Iterable[Score], profile: str) -> list[Score]:
         extracted = others[profile] if profile in others else s.extracted
         reason = s.reason
         if extracted is None and s.reason in ("ok", "unparsed", "timeout"):
-            reason = "truncated" if s.finish_reason == "length" else "no_answer"
+            reason = Reason.TRUNCATED if s.finish_reason == "length" else Reason.NO_ANSWER
         elif extracted is not None and s.extracted is None and s.reason != "error":
-            reason = "ok"
+            reason = Reason.OK
         out.append(replace(s, correct=ok, extracted=extracted, reason=reason))
     return out
 
