@@ -231,8 +231,13 @@ def _protocol(where: str, proto: Any) -> dict[str, Any]:
     if unknown:
         raise ClaimsError(f"{where}: unknown protocol key(s) {', '.join(unknown)} "
                           f"(known: {', '.join(PROTOCOL_KEYS)})")
-    if proto.get("grader") is not None and proto["grader"] not in GRADERS:
-        raise ClaimsError(f"{where}: protocol.grader {proto['grader']!r} is not one of {', '.join(GRADERS)}")
+    # `grader` is either one of our grader profiles (the verdict then uses that profile) or a
+    # description of the source's own grader ("LLM verifier (...)"), recorded and shown; a single
+    # word that is not a profile is taken for a misspelt profile
+    g = proto.get("grader")
+    if g is not None and (not isinstance(g, str) or (g not in GRADERS and len(g.split()) < 2)):
+        raise ClaimsError(f"{where}: protocol.grader {g!r} is not one of {', '.join(GRADERS)} "
+                          "(or a description of the source's grader, in words)")
     k = proto.get("k")
     if k is not None:
         ks = list(k) if isinstance(k, (list, tuple)) else [k]

@@ -13,6 +13,7 @@ main thread: elsewhere the comparison stops at the cheap tests.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 from fractions import Fraction
@@ -69,8 +70,9 @@ def _close(x: complex, y: complex) -> bool:
 
 
 class MathEquivalence:
-    def __init__(self, timeout_seconds: int = 5):
-        self.timeout = timeout_seconds
+    def __init__(self, timeout_seconds: float = 5):
+        # math-verify's timeouts are signal.alarm seconds: whole numbers only
+        self.timeout = max(1, math.ceil(timeout_seconds))
         self._mv: Any = None
         self._configs: list[Any] = []
         self._parsed: dict[str, list] = {}
@@ -126,6 +128,6 @@ class MathEquivalence:
 
 
 @cache
-def math_equivalence(timeout_seconds: int = 5) -> MathEquivalence:
+def math_equivalence(timeout_seconds: float = 5) -> MathEquivalence:
     """One shared instance (and parse cache) per process and timeout."""
     return MathEquivalence(timeout_seconds)
