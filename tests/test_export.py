@@ -40,7 +40,7 @@ def test_export_loads_with_datasets(run_dir, tmp_path, fmt, builder):
     assert first["problem_id"] == "60" and first["sample"] == 0
     assert first["problem"].startswith("Find the number of ordered pairs") and first["gold"] == "24"
     assert first["completion"].endswith("\\boxed{24}$") and first["extracted"] == "24"
-    assert first["correct"] is True and first["reason"] == "ok" and first["finish_reason"] == "stop"
+    assert first["correct"] is True and first["reason"] == "ok" and first["finish_reason"] == "unknown"
     assert second["correct"] is False and second["reason"] == "truncated" and second["finish_reason"] == "length"
     assert second["output_tokens"] == 64 and second["extracted"] is None
     assert sum(ds["correct"]) == 5

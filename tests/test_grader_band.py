@@ -100,7 +100,7 @@ def test_leaderboard_shows_the_band_and_the_dependence(board, tmp_path):
     out = tmp_path / "LEADERBOARD.md"
     report.generate(results, out, with_plots=False, **args)
     text = out.read_text()
-    assert "92.0 ± 0.0 (q 1.2) · graders 80.0–93.0" in text
+    assert "92.0 ± 0.5 (q 1.2) · graders 80.0–93.0" in text
     assert ("The verdict depends on the grader: below with strict, reproduced with default and lenient "
             "(strict 80.0, default 92.0, lenient 93.0; graded default)") in text
     assert "graded strict as the claim states" in text
