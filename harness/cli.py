@@ -113,15 +113,15 @@ def main() -> None:
         return
     if argv and argv[0] == "eval":
         argv = argv[1:]
-    from harness.compose import searchpath_override
     from harness.errors import HarnessError
+    from harness.paths import user_config_dirs
 
-    try:
-        extra = searchpath_override()
+    try:  # Hydra adds them to its search path (hydra_plugins/harness_searchpath): check them first
+        user_config_dirs()
     except HarnessError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    sys.argv = [sys.argv[0], *extra, *argv]
+    sys.argv = [sys.argv[0], *argv]
     _eval_main()
 
 

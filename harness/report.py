@@ -364,7 +364,7 @@ def build(results_dir: Path, reg: Registry, cfg: VerdictConfig, out_dir: Path, a
     runs, skipped = load_runs(results_dir)
     for run_id, why in skipped:
         if why.startswith(UNREADABLE):
-            log.warning("skipped run %s: %s", run_id, why)
+            log.warning("skipped run %s (unreadable): %s", run_id, why[len(UNREADABLE) + 2:])
     shown = list(runs) if all_runs else select_latest(runs)
     entries: list[dict[str, Any]] = []
     for run in shown:

@@ -283,7 +283,7 @@ def test_9_report_names_unreadable_runs(tmp_path, caplog):
     board = (tmp_path / "results" / "LEADERBOARD.md").read_text()
     assert "Unreadable runs, left out:" in board
     assert f"- `{store.run_id}`: metrics.json: unreadable" in board
-    assert f"skipped run {store.run_id}: unreadable" in caplog.text
+    assert f"skipped run {store.run_id} (unreadable): metrics.json: unreadable" in caplog.text
 
 
 # -- 10. config.yaml keeps max_tokens; secrets are never written ------------------------------------

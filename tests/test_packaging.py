@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "harness", "configs", "data")
+SOURCES = ("pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "harness", "hydra_plugins", "configs", "data")
 
 
 @pytest.fixture(scope="module")
