@@ -40,18 +40,23 @@ def _eval_main() -> None:
     @hydra.main(config_path=CONFIG_DIR, config_name="eval", version_base="1.3")
     def _main(cfg: DictConfig) -> None:
         from harness.errors import HarnessError
-        from harness.runner import env_defaults, run_eval
+        from harness.runner import env_defaults
         from harness.summary import render
 
         _setup_logging()
         env_defaults()
         plain = OmegaConf.to_container(cfg, resolve=True)
+        from harness.study import run_all, spread
+
         try:
-            store, metrics = run_eval(plain)
+            results = run_all(plain)  # one run, or one per seed of a study (sampling.seeds / repeats)
         except HarnessError as e:
             log.error("%s", e)
             sys.exit(2)
-        render(metrics, str(store.path))
+        for store, metrics in results:
+            render(metrics, str(store.path))
+        if spread(results):
+            log.info("study over seeds: %s", spread(results))
         try:  # the run's results are on disk already: a report failure must not lose them
             from harness.report import after_eval
 

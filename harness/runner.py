@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import metrics as metrics_mod
+from harness import reuse, shards
 from harness.backends import build_backend, derive_seed
 from harness.config import validate
+from harness.errors import ConfigError
 from harness.manifest import base_manifest
 from harness.scorer import score_file
 from harness.store import RunStore, identity_hash, redact, write_json
@@ -22,8 +24,11 @@ log = logging.getLogger(__name__)
 
 # Keys that do not change what a run measures: a rerun that differs only in these resumes.
 _NOT_IDENTITY = {
-    "model": ("tensor_parallel_size", "engine", "price", "display_name"),
-    "backend": ("tensor_parallel_size", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",
+    "model": ("tensor_parallel_size", "engine", "price", "display_name", "pipeline_parallel_size",
+              "distributed_executor_backend"),
+    "sampling": ("seeds",),
+    "backend": ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size",
+                "distributed_executor_backend", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",
                 "gpu_memory_utilization", "enforce_eager", "samples_per_batch", "device",
                 "concurrency", "timeout", "max_retries", "base_url", "api_key_env", "backoff", "check_model"),
 }
@@ -34,6 +39,7 @@ def run_identity(cfg: Mapping[str, Any]) -> dict[str, Any]:
     for section in ("model", "task", "sampling", "backend"):
         drop = _NOT_IDENTITY.get(section, ())
         ident[section] = {k: v for k, v in cfg[section].items() if k not in drop}
+    ident["task"] = reuse.strip_scoring_keys(ident["task"])  # a grader change re-scores, never regenerates
     return ident
 
 
@@ -81,9 +87,20 @@ def run_eval(cfg: Mapping[str, Any]) -> tuple[RunStore, dict[str, Any]]:
 
     ident_dict = run_identity(cfg)
     ident_dict["dataset_fingerprint"] = task.source.get("fingerprint")
+    ident_dict.update(reuse.identity_extras(cfg))
     ident = identity_hash(ident_dict)
     results_dir = Path(str(cfg.get("results_dir") or "results"))
-    store = RunStore.find_resumable(results_dir, ident) if cfg.get("resume", True) else None
+    shard = shards.parse_shard(cfg.get("shard"))
+    if shard is not None and not cfg.get("resume", True):
+        raise ConfigError("resume", "shards find their common run by its identity: resume=false cannot "
+                          "be sharded (use another seed, or move the old run away)")
+    store, status = reuse.find_latest(results_dir, ident) if cfg.get("resume", True) else (None, None)
+    if store is not None and status == "complete":
+        reuse.join_study(store, cfg)
+        done = reuse.finished(store, cfg)
+        if done is not None:  # never pay twice: the same samples exist and are scored the same way
+            return store, done
+        reuse.note_rescore(store, cfg)
     resumed = store is not None
     if store is None:
         store = RunStore.create(results_dir, cfg["model"]["name"], task.name, ident)
@@ -101,13 +118,20 @@ def run_eval(cfg: Mapping[str, Any]) -> tuple[RunStore, dict[str, Any]]:
                      "family": cfg["task"].get("family")},
             "dataset": task.source,
             "protocol": protocol(cfg, params, prompt_cfg),
+            "study": cfg.get("study"),
+            "studies": [cfg["study"]] if cfg.get("study") else [],
             "invocations": [],
         })
+        if shard is not None:
+            store = shards.claim(store, results_dir, ident)
+    else:
+        reuse.join_study(store, cfg)
     handler = _attach_log(store)
     try:
         log.info("%s run %s", "resuming" if resumed else "starting", store.path)
         return _run(cfg, store, task, problems, params, t_start, resumed)
     finally:
+        shards.release(store)
         logging.getLogger().removeHandler(handler)
         handler.close()
 
@@ -132,9 +156,10 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
                         ", ".join(f"{k}={overrides[k]}" for k in sorted(requested)))
         store.update_manifest(protocol=proto)
     targets = backend.plan(problems, params.k)
-    have = store.sample_index()
+    shard = shards.parse_shard(cfg.get("shard"))
+    have = shards.sample_index(store, shard)
     requests: list[Request] = []
-    for p in problems:
+    for p in shards.select(problems, shard):
         target = targets.get(p.id, 0)
         missing = tuple(i for i in range(target) if i not in have.get(p.id, ()))
         if missing:
@@ -147,6 +172,8 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     log.info("samples on disk: %d; to generate: %d (%d requests)", already, to_generate, len(requests))
     invocation: dict[str, Any] = {"started": _now(), "resumed": resumed, "samples_before": already,
                                   "to_generate": to_generate}
+    if shard is not None:
+        invocation["shard"] = str(shard)
     gen_seconds = 0.0
     generated = 0
     try:
@@ -156,7 +183,7 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
             store.update_manifest(backend=backend.info())
             bar = tqdm(total=to_generate, desc="generating", unit="sample", disable=not progress,
                        dynamic_ncols=True)
-            with store.sample_writer() as writer:
+            with shards.sample_writer(store, shard) as writer:
                 for c in backend.generate(requests):
                     writer.write(c)
                     generated += 1
@@ -167,12 +194,24 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     except BaseException:
         invocation.update(generated=generated, ended=_now(), outcome="interrupted",
                           usage=backend.usage())
-        _record_invocation(store, invocation)
+        _record_invocation(store, invocation, shard)
         raise
     finally:
         backend.close()
     if generated != to_generate:
         raise RuntimeError(f"the {backend.name} backend returned {generated} completions, expected {to_generate}")
+    # a sharded run is scored once every shard is complete, by one process, after merging the shard files
+    waiting = [] if shard is None else shards.missing_shards(problems, targets, shards.sample_index(store, shard),
+                                                              shard.count)
+    if waiting or not shards.try_finalize(store, shard):
+        if shard is None:
+            raise RuntimeError(f"{store.path}: another process is merging and scoring this run's shards")
+        invocation.update(generated=generated, generation_seconds=round(gen_seconds, 2),
+                          ended=_now(), outcome="shard_complete")
+        _record_invocation(store, invocation, shard)
+        log.info("shard %s complete; %s", shard, "waiting for shards " + ", ".join(
+            f"{i}/{shard.count}" for i in waiting) if waiting else "another shard is scoring the run")
+        return store, shards.pending_metrics(store, shard, waiting, cfg["model"]["name"], task.name, generated)
 
     t0 = time.time()
     n_scored = score_file(task, problems, store.samples_path, store.scores_path,
@@ -206,7 +245,8 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     gen_errors = sum(1 for s in scores if s.finish_reason == "error")
     if gen_errors:
         log.warning("%d samples have no generation (errors); rerun the same command to retry them", gen_errors)
-    store.update_manifest(status="incomplete" if gen_errors else "complete", completed=_now())
+    store.update_manifest(status="incomplete" if gen_errors else "complete", completed=_now(),
+                          scoring_identity=reuse.scoring_identity(cfg))
     return store, m
 
 
@@ -241,7 +281,10 @@ def usage_summary(scores, manifest: Mapping[str, Any], model_cfg: Mapping[str, A
     return u
 
 
-def _record_invocation(store: RunStore, invocation: dict[str, Any]) -> dict[str, Any]:
+def _record_invocation(store: RunStore, invocation: dict[str, Any], shard=None) -> dict[str, Any]:
+    if shard is not None:  # a shard writes its own record file, never the shared manifest
+        shards.record_invocation(store, shard, invocation)
+        return {}
     manifest = store.read_manifest()
     manifest.setdefault("invocations", []).append(invocation)
     store.write_manifest(manifest)
