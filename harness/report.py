@@ -148,7 +148,9 @@ def load_runs(results_dir: Path) -> tuple[list[RunData], list[tuple[str, str]]]:
             skipped.append((d.name, "unreadable manifest.json"))
             continue
         if status != "complete" or not (d / "metrics.json").is_file():
-            skipped.append((d.name, "not finished"))
+            from harness.shards import pending_reason
+
+            skipped.append((d.name, pending_reason(d) or "not finished"))
             continue
         try:
             run = load_run(d)

@@ -245,11 +245,11 @@ def pending_metrics(store: RunStore, shard: Shard, missing: Sequence[int], model
 # -- who creates the run ------------------------------------------------------------------------
 def claim(store: RunStore, results_dir: Path, ident: str) -> RunStore:
     """Shards of one configuration started together must end up in one run directory. Each one
-    that found no run creates its own; the first to publish `runs/.claims/<identity>` wins and
+    that found no run creates its own; the first to publish `<results_dir>/.claims/<identity>` wins and
     the others drop their (still empty) directory and join the winner."""
     import shutil
 
-    claims = results_dir / "runs" / ".claims"
+    claims = results_dir / ".claims"
     claims.mkdir(parents=True, exist_ok=True)
     target = claims / ident
     tmp = claims / f".{ident}.{os.getpid()}"
