@@ -35,7 +35,7 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval nightly lm-eval report serve bench-serve tiny-model test test-fast lint bench clean
+.PHONY: help install eval nightly lm-eval report serve bench-serve bench-engine tiny-model test test-fast lint bench clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
@@ -99,6 +99,10 @@ lint: install
 
 bench: install
 	$(PY) -m harness.bench --mean-tokens 5000 $(BENCH_ARGS)
+
+bench-engine: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	$(PY) -m harness.bench_engine $(ARGS)
 
 clean:
 	rm -rf .cache/vllm .cache/torchinductor .cache/vllm-rpc .pytest_cache

@@ -76,6 +76,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "harness.report:main",
     "lm-eval": "harness.lmeval:main",
     "nightly": "harness.nightly:main",
+    "ray-cluster": "harness.ray_cluster:main",
 }
 
 

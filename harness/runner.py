@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 # Keys that do not change what a run measures: a rerun that differs only in these resumes.
 _NOT_IDENTITY = {
     "model": ("tensor_parallel_size", "engine", "price", "display_name", "pipeline_parallel_size",
-              "distributed_executor_backend"),
+              "distributed_executor_backend", "nodes", "gpus_per_node"),
     "sampling": ("seeds",),
     "backend": ("tensor_parallel_size", "pipeline_parallel_size", "data_parallel_size",
                 "distributed_executor_backend", "chunk_size", "max_inflight_samples", "engine_progress", "engine_kwargs",

