@@ -193,8 +193,8 @@ def record_path(store: RunStore, shard: Shard) -> Path:
 def record_invocation(store: RunStore, shard: Shard, invocation: Mapping[str, Any]) -> None:
     """A shard's invocation goes to its own file, never into a manifest other shards rewrite."""
     path = record_path(store, shard)
-    rec = json.loads(path.read_text()) if path.exists() else {"shard": str(shard), "invocations": []}
-    rec["invocations"].append(dict(invocation))
+    rec: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {"shard": str(shard)}
+    rec["invocations"] = [*rec.get("invocations", []), dict(invocation)]
     write_json(path, rec)
 
 
