@@ -30,6 +30,22 @@ from typing import Any
 log = logging.getLogger("harness.bench_engine")
 
 
+def _tree_cpu() -> float:
+    """CPU seconds used so far by this process and all its descendants (the engine processes):
+    on a shared machine this is steadier than wall time."""
+    import psutil
+
+    me = psutil.Process()
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def _overrides(args: argparse.Namespace) -> list[str]:
     o = [f"model={args.model}", f"task={args.task}", f"sampling.k={args.k}",
          f"sampling.max_tokens={args.max_tokens}", "backend=vllm"]
@@ -55,6 +71,7 @@ def _measure(side: str, overrides: list[str], dp: int) -> dict[str, Any]:
     try:
         list(backend.generate(requests[:1]))  # warm-up
         with tempfile.TemporaryDirectory() as d:
+            cpu0 = _tree_cpu()
             t0 = time.perf_counter()
             texts, tokens = {}, 0
             with SampleWriter(Path(d) / "samples.jsonl") as w:
@@ -63,10 +80,13 @@ def _measure(side: str, overrides: list[str], dp: int) -> dict[str, Any]:
                     texts[f"{c.problem_id}#{c.sample}"] = c.text
                     tokens += c.output_tokens or 0
             seconds = time.perf_counter() - t0
+            cpu = _tree_cpu() - cpu0
     finally:
         backend.close()
     return {"start_seconds": round(start, 1), "seconds": round(seconds, 3), "samples": len(texts),
-            "output_tokens": tokens, "tokens_per_second": round(tokens / seconds, 1), "texts": texts}
+            "output_tokens": tokens, "tokens_per_second": round(tokens / seconds, 1),
+            "cpu_seconds": round(cpu, 2), "tokens_per_cpu_second": round(tokens / cpu, 1) if cpu > 0 else None,
+            "texts": texts}
 
 
 def _plain(cfg: dict[str, Any], requests) -> dict[str, Any]:
@@ -90,9 +110,11 @@ def _plain(cfg: dict[str, Any], requests) -> dict[str, Any]:
 
     sp = [params(r) for r in requests]
     llm.generate(prompts[:1], sp[:1], use_tqdm=False)  # warm-up
+    cpu0 = _tree_cpu()
     t0 = time.perf_counter()
     outs = llm.generate(prompts, sp, use_tqdm=False)
     seconds = time.perf_counter() - t0
+    cpu = _tree_cpu() - cpu0
     texts, tokens = {}, 0
     for r, out in zip(requests, outs, strict=True):
         for j, o in enumerate(sorted(out.outputs, key=lambda o: o.index)):
@@ -103,7 +125,9 @@ def _plain(cfg: dict[str, Any], requests) -> dict[str, Any]:
     except Exception:  # best effort: the process ends right after
         pass
     return {"start_seconds": round(start, 1), "seconds": round(seconds, 3), "samples": len(texts),
-            "output_tokens": tokens, "tokens_per_second": round(tokens / seconds, 1), "texts": texts}
+            "output_tokens": tokens, "tokens_per_second": round(tokens / seconds, 1),
+            "cpu_seconds": round(cpu, 2), "tokens_per_cpu_second": round(tokens / cpu, 1) if cpu > 0 else None,
+            "texts": texts}
 
 
 def _run_side(side: str, args: argparse.Namespace, dp: int = 1) -> dict[str, Any]:
@@ -154,16 +178,18 @@ def main(argv: list[str] | None = None) -> None:
     dp = _run_side("harness", args, dp=args.dp) if args.dp > 1 else None
 
     ratios = [p["harness"]["tokens_per_second"] / p["plain"]["tokens_per_second"] for p in pairs]
+    cpu_ratios = [p["harness"]["tokens_per_cpu_second"] / p["plain"]["tokens_per_cpu_second"] for p in pairs
+                  if p["harness"].get("tokens_per_cpu_second") and p["plain"].get("tokens_per_cpu_second")]
     identical = all(p["harness"]["texts"] == p["plain"]["texts"] for p in pairs)
     if dp is not None:
         identical_dp = dp["texts"] == pairs[0]["harness"]["texts"]
-    print(f"\n{'':14} {'start s':>8} {'gen s':>8} {'samples':>8} {'tokens':>8} {'tok/s':>8}")
+    print(f"\n{'':14} {'start s':>8} {'gen s':>8} {'samples':>8} {'tokens':>8} {'tok/s':>8} {'tok/CPU-s':>10}")
     rows = [(f"{side} #{i + 1}", p[side]) for i, p in enumerate(pairs) for side in ("harness", "plain")]
     if dp is not None:
         rows.append((f"harness x{args.dp}", dp))
     for name, r in rows:
         print(f"{name:14} {r['start_seconds']:>8} {r['seconds']:>8} {r['samples']:>8} {r['output_tokens']:>8} "
-              f"{r['tokens_per_second']:>8}")
+              f"{r['tokens_per_second']:>8} {r.get('tokens_per_cpu_second') or '-':>10}")
     ratio = statistics.median(ratios)
     print(f"identical texts harness vs plain: {'yes' if identical else 'NO'}")
     if dp is not None:
@@ -172,9 +198,13 @@ def main(argv: list[str] | None = None) -> None:
               f"({dp['tokens_per_second'] / single:.2f}x); identical texts: {'yes' if identical_dp else 'NO'}")
     print(f"throughput ratio harness / plain vLLM: {ratio:.3f} (pairs: {', '.join(f'{r:.3f}' for r in ratios)}; "
           f"goal >= 0.97)")
+    if cpu_ratios:
+        print(f"the same per CPU second (engine processes included; steadier on a shared machine): "
+              f"{statistics.median(cpu_ratios):.3f} (pairs: {', '.join(f'{r:.3f}' for r in cpu_ratios)})")
     if args.json:
         result = {"model": args.model, "task": args.task, "k": args.k, "max_tokens": args.max_tokens,
                   "ratio": round(ratio, 4), "ratios": [round(r, 4) for r in ratios], "identical_texts": identical,
+                  "cpu_ratio": round(statistics.median(cpu_ratios), 4) if cpu_ratios else None,
                   "pairs": [{s: {k: v for k, v in r.items() if k != "texts"} for s, r in p.items()} for p in pairs]}
         if dp is not None:
             result["data_parallel"] = {"size": args.dp, **{k: v for k, v in dp.items() if k != "texts"},

@@ -1,8 +1,7 @@
 """Never pay twice for the same samples.
 
-A run's identity is a hash of everything that changes its samples: the model (path, revision
-resolved to a commit where the local hub cache knows it, dtype, prompt settings), the chat
-template, the engine and its version, the task's problems and prompt, and the sampling settings.
+A run's identity is a hash of everything that changes its samples: the model (path, revision,
+dtype, prompt settings), the chat template of a local model directory, the engine and its version, the task's problems and prompt, and the sampling settings.
 Settings that only change how samples are scored (`task.scoring`, `task.group_by`, the top-level
 `scoring` block) are not part of it: they make up the *scoring identity*.
 
@@ -88,11 +87,23 @@ def identity_extras(cfg: Mapping[str, Any]) -> dict[str, Any]:
     extras: dict[str, Any] = {"engine": engine_version(backend)}
     path = str(model.get("path") or "")
     if backend in ("vllm", "hf") and path:
-        if Path(path).expanduser().is_dir():
+        if model.get("tiny"):  # built on demand from the project's own template
+            from harness.tiny_model import CHAT_TEMPLATE
+
+            extras["chat_template"] = hashlib.sha256(CHAT_TEMPLATE.encode()).hexdigest()[:12]
+        elif Path(path).expanduser().is_dir():  # a local directory: its files may change under the same path
             extras["chat_template"] = chat_template_sha(path)
-        elif "/" in path:
-            extras["model_commit"] = _hub_commit(path, model.get("revision"))
+        # a hub model's template is pinned by model.revision, already part of the identity
     return extras
+
+
+def model_commit(cfg: Mapping[str, Any]) -> str | None:
+    """The commit model.revision resolves to in the local hub cache (recorded in the manifest; not
+    part of the identity, since it is unknown until the first download)."""
+    path = str(cfg["model"].get("path") or "")
+    if "/" not in path or Path(path).expanduser().is_dir():
+        return None
+    return _hub_commit(path, cfg["model"].get("revision"))
 
 
 def strip_scoring_keys(task: Mapping[str, Any]) -> dict[str, Any]:

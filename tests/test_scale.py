@@ -175,17 +175,17 @@ def test_identity_has_engine_version_and_chat_template_not_grader(tmp_path, monk
     model_dir = tmp_path / "m"
     model_dir.mkdir()
     (model_dir / "tokenizer_config.json").write_text(json.dumps({"chat_template": "A {{ messages }}"}))
-    cfg = compose(f"model.path={model_dir}")
+    cfg = compose(f"model.path={model_dir}", "model.tiny=null")
 
     def ident(c):
         return identity_hash({**run_identity(c), **reuse.identity_extras(c)})
 
     base = ident(cfg)
-    graded = compose(f"model.path={model_dir}", "task.scoring.timeout_seconds=9", "scoring.workers=3")
+    graded = compose(f"model.path={model_dir}", "model.tiny=null", "task.scoring.timeout_seconds=9", "scoring.workers=3")
     assert ident(graded) == base
-    assert ident(compose(f"model.path={model_dir}", "backend.data_parallel_size=2",
+    assert ident(compose(f"model.path={model_dir}", "model.tiny=null", "backend.data_parallel_size=2",
                          "backend.tensor_parallel_size=2")) == base
-    assert ident(compose(f"model.path={model_dir}", "sampling.max_tokens=65")) != base
+    assert ident(compose(f"model.path={model_dir}", "model.tiny=null", "sampling.max_tokens=65")) != base
     (model_dir / "tokenizer_config.json").write_text(json.dumps({"chat_template": "B {{ messages }}"}))
     assert ident(cfg) != base
     changed = ident(cfg)
