@@ -66,7 +66,7 @@ def test_two_data_parallel_engines_give_the_same_run(reference, tmp_path):
 def test_four_shards_through_submitit_local_give_the_same_run(reference, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     run_harness("-m", "shard=0/4,1/4,2/4,3/4", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=60",
-                f"hydra.sweep.dir={tmp_path / 'sweep'}", *SMALL, "model.engine.gpu_memory_utilization=0.03",
+                f"hydra.sweep.dir={tmp_path / 'sweep'}", *SMALL, "model.engine.gpu_memory_utilization=0.06",
                 f"results_dir={tmp_path}", timeout=2400)
     run = only_run(tmp_path)
     _same_run(run, reference)
