@@ -43,6 +43,7 @@ help:
 	@echo "make lm-eval LMEVAL_TASKS=gsm8k [MODEL=..] [BACKEND=vllm|hf] [ARGS='data_files=F limit=N ...']   (lm-eval tasks as runs)"
 	@echo "make nightly [PLAN=configs/nightly/gpu.yaml] [ARGS='--only NAME | --dry-run']   (every entry, then the leaderboard)"
 	@echo "make report [ARGS='--all | --json | --results-dir D | --out F']   (run reports + results/LEADERBOARD.md)"
+	@echo "make bench-engine [ARGS='--pairs 2 --dp 2']   (harness vs plain vLLM throughput)"
 	@echo "make test | make test-fast | make lint | make tiny-model | make install [EXTRAS=vllm]"
 
 $(VENV)/.installed-$(EXTRAS): pyproject.toml $(LOCK)
