@@ -202,17 +202,22 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     if generated != to_generate:
         raise RuntimeError(f"the {backend.name} backend returned {generated} completions, expected {to_generate}")
     # a sharded run is scored once every shard is complete, by one process, after merging the shard files
+    if shard is not None:  # the shard's record is on disk before it looks at the others (see harness/shards.py)
+        invocation.update(generated=generated, generation_seconds=round(gen_seconds, 2),
+                          ended=_now(), outcome="shard_complete", usage=backend.usage())
+        _record_invocation(store, invocation, shard)
     waiting = [] if shard is None else shards.missing_shards(problems, targets, shards.sample_index(store, shard),
                                                               shard.count)
     if waiting or not shards.try_finalize(store, shard):
         if shard is None:
             raise RuntimeError(f"{store.path}: another process is merging and scoring this run's shards")
-        invocation.update(generated=generated, generation_seconds=round(gen_seconds, 2),
-                          ended=_now(), outcome="shard_complete")
-        _record_invocation(store, invocation, shard)
         log.info("shard %s complete; %s", shard, "waiting for shards " + ", ".join(
-            f"{i}/{shard.count}" for i in waiting) if waiting else "another shard is scoring the run")
+            f"{i}/{shard.count}" for i in waiting) if waiting else "the run is scored by another shard")
         return store, shards.pending_metrics(store, shard, waiting, cfg["model"]["name"], task.name, generated)
+    if shard is not None:  # this shard finalises: what follows is a scoring invocation of its own
+        invocation = {"started": _now(), "resumed": True, "samples_before": already + generated, "to_generate": 0,
+                      "shard": str(shard), "finalize": True}
+        generated, gen_seconds = 0, 0.0
 
     t0 = time.time()
     n_scored = score_file(task, problems, store.samples_path, store.scores_path,
@@ -246,6 +251,7 @@ def _run(cfg, store: RunStore, task, problems, params, t_start: float, resumed: 
     gen_errors = sum(1 for s in scores if s.finish_reason == "error")
     if gen_errors:
         log.warning("%d samples have no generation (errors); rerun the same command to retry them", gen_errors)
+    shards.fold_records(store)  # a shard that recorded itself while this one was scoring
     store.update_manifest(status="incomplete" if gen_errors else "complete", completed=_now(),
                           scoring_identity=reuse.scoring_identity(cfg))
     return store, m

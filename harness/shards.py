@@ -7,13 +7,17 @@ the same file and need no lock between them; the samples on disk are the union o
 only what its own problems still miss.
 
 The shard that finds every problem complete after its own generation finalises the run: under an
-advisory lock on `.finalize.lock` (the only lock, taken once per run and only by one shard at a
-time, never while generating) it merges the shard files into `samples.jsonl` and scores. Until
-then the run has no scores or metrics, the report lists it as unfinished with the missing
-shards, and each shard's summary says which shards are still missing.
+advisory lock on `.finalize.lock` (the only lock, taken without waiting, once per run and only by
+one shard at a time, never while generating) it merges the shard files into `samples.jsonl` and
+scores. Until then the run has no scores or metrics, the report lists it as unfinished with the
+missing shards, and each shard's summary says which shards are still missing.
 
 A shard's own invocation records go to `shard-I-of-N.json` beside the manifest (shards never
-rewrite the manifest concurrently); the finalising shard folds them into the manifest.
+rewrite the manifest concurrently), written *before* the shard looks at the others. The
+finalising shard folds them into the manifest when it starts and again just before it marks the
+run complete. Every record is therefore folded: a shard that saw another one missing wrote its
+record before the finaliser saw its samples complete; a shard that saw the run complete but could
+not take the lock wrote its record while the finaliser held it.
 """
 
 from __future__ import annotations
@@ -147,6 +151,9 @@ def try_finalize(store: RunStore, shard: Shard | None) -> bool:
     _LOCKS[store.path] = f
     merge(store)
     fold_records(store)
+    if store.read_manifest().get("status") == "complete":  # another shard finalised it already
+        release(store)
+        return False
     return True
 
 

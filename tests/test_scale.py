@@ -57,6 +57,10 @@ def runs(results: Path) -> list[Path]:
     return sorted(p for p in (results / "runs").iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
+def manifest_last(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())["invocations"][-1]
+
+
 def samples_of(run_dir: Path) -> dict:
     return {(s["id"], s["sample"]): s["text"] for s in read_jsonl(run_dir / "samples.jsonl")}
 
@@ -102,13 +106,14 @@ def test_sharded_run_equals_unsharded_and_waits_for_missing_shards(tmp_path, rep
     store, m = run(replay_cfg(replay_file, sharded, f"shard={order[-1]}/4"))
     assert store.path == run_dir
     assert not shards.shard_files(run_dir) and not list(run_dir.glob("shard-*.json"))
+    assert manifest_last(run_dir)["finalize"] is True and manifest_last(run_dir)["to_generate"] == 0
     assert samples_of(run_dir) == samples_of(runs(whole)[0])
     assert len(read_jsonl(run_dir / "samples.jsonl")) == 72
     for key in ("pass@1", "cons@k", "samples", "problems", "pass@1_se_generation", "by"):
         assert m[key] == m_whole[key], key
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert sorted(i["shard"] for i in manifest["invocations"]) == ["0/4", "1/4", "2/4", "3/4"]
+    assert sorted(i["shard"] for i in manifest["invocations"] if i["outcome"] == "shard_complete") == ["0/4", "1/4", "2/4", "3/4"]
     # a shard rerun after completion pays for nothing
     _, again = run(replay_cfg(replay_file, sharded, "shard=1/4"))
     assert again["reused"] is True and len(runs(sharded)) == 1
@@ -331,3 +336,31 @@ def test_slurm_scripts_pass_the_shard_and_the_overrides():
     assert 'shard=${SLURM_ARRAY_TASK_ID}/${N}' in shards_script and '"$@"' in shards_script
     ray_script = (ROOT / "scripts" / "slurm" / "ray_cluster.sbatch").read_text()
     assert "#SBATCH --nodes=2" in ray_script and "ray-cluster" in ray_script
+
+
+def test_finalising_is_exclusive_and_folds_late_shard_records(tmp_path):
+    from harness.store import RunStore
+
+    store = RunStore.create(tmp_path, "m", "t", "abc")
+    store.write_manifest({"identity": "abc", "status": "running", "invocations": []})
+    s0, s1 = shards.Shard(0, 2), shards.Shard(1, 2)
+    for s in (s0, s1):
+        with shards.sample_writer(store, s) as w:
+            from harness.types import Completion
+
+            w.write(Completion(problem_id=f"p{s.index}", sample=0, text="x", finish_reason="stop"))
+    shards.record_invocation(store, s0, {"started": "1", "shard": "0/2", "outcome": "shard_complete"})
+    assert shards.try_finalize(store, s0)
+    assert not shards.shard_files(store.path) and len(read_jsonl(store.samples_path)) == 2
+    held = shards._LOCKS.pop(store.path)  # as if held by another process: same lock, another descriptor
+    try:
+        assert not shards.try_finalize(RunStore(store.path), s1)  # taken: no waiting, no second scorer
+        # a shard that recorded itself while the finaliser was scoring is folded before completion
+        shards.record_invocation(store, s1, {"started": "2", "shard": "1/2", "outcome": "shard_complete"})
+        shards.fold_records(store)
+        assert [i["shard"] for i in store.read_manifest()["invocations"]] == ["0/2", "1/2"]
+        assert not list(store.path.glob("shard-*.json"))
+        store.update_manifest(status="complete")
+    finally:
+        held.close()
+    assert not shards.try_finalize(RunStore(store.path), s1)  # finalised already: nothing to redo
