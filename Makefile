@@ -35,7 +35,7 @@ export VLLM_RPC_BASE_PATH      ?= $(CURDIR)/.cache/vllm-rpc
 export HF_HUB_DISABLE_TELEMETRY = 1
 export TOKENIZERS_PARALLELISM  ?= false
 
-.PHONY: help install eval nightly lm-eval report serve bench-serve bench-score tiny-model test test-fast lint typecheck bench bench-stats plan clean
+.PHONY: help install eval nightly lm-eval report serve bench-serve bench-score bench-engine tiny-model test test-fast lint typecheck bench bench-stats plan clean
 
 help:
 	@echo "make eval [MODEL=..] [TASK=..] [SAMPLING=..] [BACKEND=..] [ARGS='hydra overrides']"
@@ -44,6 +44,7 @@ help:
 	@echo "make nightly [PLAN=configs/nightly/gpu.yaml] [ARGS='--only NAME | --dry-run']   (every entry, then the leaderboard)"
 	@echo "make report [ARGS='--all | --json | --results-dir D | --out F | --no-viewer']   (run reports, sample viewer pages, results/LEADERBOARD.md)"
 	@echo "make plan [MODEL=..] [TASK=..] [SAMPLING=..] [ARGS='--gpu A100 | --claims SOURCE --table N']   (samples, tokens, GPU-hours before a run)"
+	@echo "make bench-engine [ARGS='--pairs 2 --dp 2']   (harness vs plain vLLM throughput)"
 	@echo "make bench-stats [ARGS='--runs N --per-run']   (simulated coverage of the verdict intervals)"
 	@echo "make test | make test-fast | make lint | make typecheck | make tiny-model | make install [EXTRAS=vllm]"
 
@@ -115,6 +116,10 @@ bench-stats: install
 # grading speed: the default grader vs plain math-verify on 5-30k-character completions (BENCH_ARGS='--corpus F')
 bench-score: install
 	$(PY) -m harness.bench_score $(BENCH_ARGS)
+
+bench-engine: install
+	@mkdir -p $(VLLM_RPC_BASE_PATH)
+	$(PY) -m harness.bench_engine $(ARGS)
 
 clean:
 	rm -rf .cache/vllm .cache/torchinductor .cache/vllm-rpc .pytest_cache

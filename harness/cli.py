@@ -50,15 +50,18 @@ def _eval_main() -> None:
     @hydra.main(config_path=CONFIG_DIR, config_name="eval", version_base="1.3")
     def _main(cfg: DictConfig) -> None:
         from harness.errors import HarnessError
-        from harness.runner import env_defaults, run_eval
+        from harness.runner import env_defaults
         from harness.summary import render
 
         setup_logging()
         env_defaults()
+        from harness.study import run_all, spread
+
         try:
             plain = OmegaConf.to_container(cfg, resolve=True)
             assert isinstance(plain, dict)
-            store, metrics = run_eval({str(k): v for k, v in plain.items()})
+            # one run, or one per seed of a study (sampling.seeds / repeats)
+            results = run_all({str(k): v for k, v in plain.items()})
         except HarnessError as e:
             log.error("%s", e)
             sys.exit(exit_code(e))
@@ -72,7 +75,10 @@ def _eval_main() -> None:
                 raise
             log.error("config error: %s", str(e).splitlines()[0])
             sys.exit(2)
-        render(metrics, str(store.path))
+        for store, metrics in results:
+            render(metrics, str(store.path))
+        if spread(results):
+            log.info("study over seeds: %s", spread(results))
         try:  # the run's results are on disk already: a report failure must not lose them
             from harness.report import after_eval
 
@@ -95,6 +101,7 @@ SUBCOMMANDS: dict[str, str] = {
     "plan": "harness.plan:main",
     "export": "harness.export:main",
     "rescore": "harness.rescore:main",
+    "ray-cluster": "harness.ray_cluster:main",
 }
 
 

@@ -151,7 +151,9 @@ def load_runs(results_dir: Path) -> tuple[list[RunData], list[tuple[str, str]]]:
             skipped.append((store.run_id, f"{UNREADABLE}: {_short(e, store.path)}"))
             continue
         if status != "complete" or not store.metrics_path.is_file():
-            skipped.append((store.run_id, "not finished"))
+            from harness.shards import pending_reason
+
+            skipped.append((store.run_id, pending_reason(store.path) or "not finished"))
             continue
         try:
             run = load_run(store.path)

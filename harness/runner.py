@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from harness import metrics as metrics_mod
+from harness import reuse, shards
 from harness.backends import Backend, build_backend, derive_seed
 from harness.config import EvalConfig, parse
-from harness.errors import DataError, HarnessError
+from harness.errors import ConfigError, DataError, HarnessError
 from harness.manifest import base_manifest
 from harness.runs.identity import MODEL_NOT_IDENTITY, run_identity
 from harness.runs.records import Invocation, Manifest, Metrics, RunStatus, utc_now
@@ -92,34 +93,57 @@ def run_eval(cfg: Mapping[str, Any]) -> tuple[RunStore, dict[str, Any]]:
                             f"{len(problems)} problems")
         ident_dict = run_identity(cfg, ec.backend.cls.identity_neutral)
         ident_dict["dataset_fingerprint"] = task.source.get("fingerprint")
+        ident_dict.update(reuse.identity_extras(cfg))  # engine version, chat template: what changes samples
         ident = identity_hash(ident_dict)
-        store, resumed = _open_run(ec, cfg, task, prompt_cfg, ident)
+        shard = shards.parse_shard(cfg.get("shard"))
+        if shard is not None and not ec.run.resume:
+            raise ConfigError("resume", "shards find their common run by its identity: resume=false cannot "
+                              "be sharded (use another seed, or move the old run away)")
+        if ec.run.resume:
+            done, status = reuse.find_latest(ec.run.results_dir, ident)
+            if done is not None and status == "complete":
+                reuse.join_study(done, cfg)
+                reused = reuse.finished(done, cfg)
+                if reused is not None:  # never pay twice: the same samples exist, scored the same way
+                    backend.close()
+                    return done, reused
+        store, resumed = _open_run(ec, cfg, task, prompt_cfg, ident, shard)
     except BaseException:
         backend.close()
         raise
     handler = attach_log(store)
     try:
-        log.info("%s run %s", "resuming" if resumed else "starting", store.path)
-        return _run(ec, store, task, problems, backend, targets, t_start, resumed)
+        log.info("%s run %s%s", "resuming" if resumed else "starting", store.path,
+                 f" (shard {shard})" if shard is not None else "")
+        return _run(ec, cfg, store, task, problems, backend, targets, t_start, resumed, shard)
     except KeyboardInterrupt:  # between the steps that record their own outcome
         backend.close()
         store.set_status(RunStatus.INTERRUPTED)
         raise Interrupted(f"interrupted: run {store.run_id} is marked interrupted; the same command resumes it") from None
     finally:
+        shards.release(store)
         logging.getLogger().removeHandler(handler)
         handler.close()
         store.release()
 
 
 def _open_run(ec: EvalConfig, cfg: Mapping[str, Any], task: Task, prompt_cfg: Mapping[str, Any],
-              ident: str) -> tuple[RunStore, bool]:
-    """The run to work on, locked: the latest unfinished one with this identity, or a new one."""
-    store = RunStore.find_resumable(ec.run.results_dir, ident) if ec.run.resume else None
+              ident: str, shard: shards.Shard | None = None) -> tuple[RunStore, bool]:
+    """The run to work on, locked: the latest unfinished one with this identity (a finished one
+    whose scoring settings changed is re-scored), or a new one. The shards of a sharded run share
+    the run and each hold a lock of their own."""
+    lock = "" if shard is None else f"shard-{shard.index}-of-{shard.count}"
+    store = None
+    if ec.run.resume:
+        store, status = reuse.find_latest(ec.run.results_dir, ident)
+        if store is not None and status == "complete":
+            reuse.note_rescore(store, cfg)  # its config.yaml follows the new scoring settings
     if store is not None:
-        store.acquire()  # RunLockedError when another command is working on it
+        store.acquire(lock)  # RunLockedError when another command is working on it
+        reuse.join_study(store, cfg)
         return store, True
     store = RunStore.create(ec.run.results_dir, ec.model.name, task.name, ident)
-    store.acquire()  # before the manifest exists: no other command can find the run unlocked
+    store.acquire(lock)  # before the manifest exists: no other command can find the run unlocked
     store.write_config(cfg)
     store.save_manifest(Manifest(
         run_id=store.run_id, identity=ident, status=RunStatus.RUNNING, created=utc_now(),
@@ -129,6 +153,15 @@ def _open_run(ec: EvalConfig, cfg: Mapping[str, Any], task: Task, prompt_cfg: Ma
         dataset=task.source,
         protocol=protocol(cfg, ec.sampling, prompt_cfg),
     ))
+    store.update_manifest(model={**store.read_manifest()["model"], "commit": reuse.model_commit(cfg)},
+                          study=cfg.get("study"), studies=[cfg["study"]] if cfg.get("study") else [])
+    if shard is not None:  # shards started together converge on one run directory
+        claimed = shards.claim(store, ec.run.results_dir, ident)
+        if claimed.path != store.path:
+            store.release()
+            store = claimed
+            store.acquire(lock)
+            return store, True
     return store, False
 
 
@@ -153,15 +186,16 @@ def _record_overrides(store: RunStore, backend: Backend) -> None:
     store.save_manifest(m)
 
 
-def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], backend: Backend,
-         targets: Mapping[str, int], t_start: float, resumed: bool) -> tuple[RunStore, dict[str, Any]]:
+def _run(ec: EvalConfig, cfg: Mapping[str, Any], store: RunStore, task: Task, problems: list[Problem],
+         backend: Backend, targets: Mapping[str, int], t_start: float, resumed: bool,
+         shard: shards.Shard | None = None) -> tuple[RunStore, dict[str, Any]]:
     from tqdm import tqdm
 
     params = ec.sampling
     progress = ec.run.progress
-    have = store.sample_index()
+    have = shards.sample_index(store, shard)
     requests: list[Request] = []
-    for p in problems:
+    for p in shards.select(problems, shard):
         target = targets.get(p.id, 0)
         missing = tuple(i for i in range(target) if i not in have.get(p.id, ()))
         if missing:
@@ -173,7 +207,13 @@ def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], b
     already = sum(len(v) for v in have.values())
     log.info("samples on disk: %d; to generate: %d (%d requests)", already, to_generate, len(requests))
     inv = Invocation(started=utc_now(), resumed=resumed, samples_before=already, to_generate=to_generate,
-                     pid=os.getpid())
+                     pid=os.getpid(), extra={"shard": str(shard)} if shard is not None else {})
+
+    def record(status: RunStatus | None) -> None:
+        if shard is not None:  # a shard writes its own record file, never the manifest other shards share
+            shards.record_invocation(store, shard, inv.to_json())
+        else:
+            store.record_invocation(inv, status)
     generated = 0
     t0 = time.time()
     try:
@@ -183,7 +223,7 @@ def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], b
             store.update_manifest(backend=backend.info())
             bar = tqdm(total=to_generate, desc="generating", unit="sample", disable=not progress,
                        dynamic_ncols=True)
-            with store.sample_writer() as writer:
+            with shards.sample_writer(store, shard) as writer:
                 for c in backend.generate(requests):
                     writer.write(c)
                     generated += 1
@@ -202,7 +242,7 @@ def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], b
             inv.usage = backend.usage()
         except Exception:  # the record of what happened matters more than the counters
             pass
-        store.record_invocation(inv, RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED)
+        record(RunStatus.INTERRUPTED if interrupted else RunStatus.FAILED)
         if interrupted:
             raise Interrupted(f"interrupted: run {store.run_id} kept {already + generated} samples and is marked "
                               "interrupted; the same command resumes it") from None
@@ -210,13 +250,30 @@ def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], b
     finally:
         backend.close()
 
+    # a sharded run is scored once every shard is complete, by one process, after merging the shard files
+    if shard is not None:  # the shard's record is on disk before it looks at the others (harness/shards.py)
+        inv.generated, inv.ended, inv.outcome = generated, utc_now(), "shard_complete"
+        record(None)
+    waiting = [] if shard is None else shards.missing_shards(problems, targets, shards.sample_index(store, shard),
+                                                              shard.count)
+    if waiting or not shards.try_finalize(store, shard):
+        if shard is None:
+            raise RuntimeError(f"{store.path}: another process is merging and scoring this run's shards")
+        log.info("shard %s complete; %s", shard, "waiting for shards " + ", ".join(
+            f"{i}/{shard.count}" for i in waiting) if waiting else "the run is scored by another shard")
+        return store, shards.pending_metrics(store, shard, waiting, ec.model.name, task.name, generated)
+    if shard is not None:  # this shard finalises: what follows is a scoring invocation of its own
+        inv = Invocation(started=utc_now(), resumed=True, samples_before=already + generated, pid=os.getpid(),
+                         extra={"shard": str(shard), "finalize": True})
+        generated = 0
+
     t0 = time.time()
     try:
         n_scored = score_file(task, problems, store.samples_path, store.scores_path,
                               workers=ec.run.scoring_workers, progress=progress)
     except KeyboardInterrupt:
         inv.generated, inv.ended, inv.outcome = generated, utc_now(), "interrupted"
-        store.record_invocation(inv, RunStatus.INTERRUPTED)
+        store.record_invocation(inv, RunStatus.INTERRUPTED)  # shard files are merged by now
         raise Interrupted(f"interrupted while scoring: run {store.run_id} is marked interrupted; the same "
                           "command scores it again") from None
     inv.scoring_seconds = round(time.time() - t0, 2)
@@ -231,7 +288,9 @@ def _run(ec: EvalConfig, store: RunStore, task: Task, problems: list[Problem], b
     # and generates exactly those again
     status = RunStatus.INCOMPLETE if gen_errors else RunStatus.COMPLETE
     inv.generated, inv.ended, inv.outcome = generated, utc_now(), str(status)
+    shards.fold_records(store)  # a shard that recorded itself while this one was scoring
     manifest = store.record_invocation(inv, status)
+    store.update_manifest(scoring_identity=reuse.scoring_identity(cfg))
     invs = manifest.invocations
     m = Metrics(
         run_id=store.run_id, model=ec.model.name, task=task.name, benchmark=ec.task.benchmark,

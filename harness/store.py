@@ -220,10 +220,12 @@ class RunStore:
         return [cls(d) for d in sorted(p for p in root.iterdir() if p.is_dir())]
 
     # -- the lock --------------------------------------------------------------------------
-    def acquire(self) -> None:
+    def acquire(self, part: str = "") -> None:
         """Take the run's lock (an flock on .lock, which the OS releases when the process ends,
-        crash or kill -9 included). Raises RunLockedError naming the holder's PID."""
-        f = open(self.lock_path, "a+", encoding="utf-8")
+        crash or kill -9 included). Raises RunLockedError naming the holder's PID. The shards of a
+        sharded run work on the run side by side: each locks its own part (`.lock.<part>`)."""
+        path = self.lock_path if not part else self.lock_path.with_name(f".lock.{part}")
+        f = open(path, "a+", encoding="utf-8")
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -233,7 +235,7 @@ class RunStore:
             if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
             raise RunLockedError(
-                f"run {self.run_id} is in use by {holder}; wait for it to finish or stop it "
+                f"run {self.run_id}{f' ({part})' if part else ''} is in use by {holder}; wait for it to finish or stop it "
                 f"(a second command on the same run would duplicate its samples)") from None
         f.seek(0)
         f.truncate()

@@ -21,6 +21,13 @@ def render(m: Mapping[str, Any], run_dir: str) -> None:
     for col in ("task", "model", headline, f"cons@{m.get('k', 'k')}", "truncated %",
                 "no answer %", "tokens/sample", "problems × samples", "wall time"):
         t.add_column(col, justify="right" if col not in ("task", "model") else "left")
+    if m.get("shards_missing") is not None:  # a shard of a run whose other shards are not all done
+        waiting = ", ".join(m["shards_missing"]) or "none (another shard is scoring the run)"
+        console.print(f"shard {m.get('shard')} complete ({m.get('generated', 0)} samples generated); "
+                      f"shards still missing: {waiting}; run directory: {run_dir}")
+        return
+    if m.get("reused"):
+        console.print(f"[green]already complete[/green]: nothing generated, results of {m.get('run_id')}")
     if not m.get("problems"):
         console.print(f"[yellow]no samples were scored[/yellow]; run directory: {run_dir}")
         return
@@ -61,4 +68,10 @@ def render(m: Mapping[str, Any], run_dir: str) -> None:
     if u.get("gpu_hours"):
         parts.append(f"{u['gpu_hours']:.2f} GPU-h")
     console.print("usage: " + ", ".join(parts))
+    if u.get("prompt_too_long"):
+        console.print(f"[yellow]{u['prompt_too_long']} samples not generated: prompt + max_tokens exceed "
+                      f"the model's context (recorded as errors, see run.log)[/yellow]")
+    if u.get("max_tokens_clamped"):
+        console.print(f"[yellow]{u['max_tokens_clamped']} samples had max_tokens reduced to fit the "
+                      f"model's context[/yellow]")
     console.print(f"run directory: {run_dir}")

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from harness.backends import Backend, register_backend
+from harness.backends.fit import Fit, policy
 from harness.modelpath import render_chat, resolve_model_path
 from harness.types import Completion, Request
 
@@ -29,6 +30,7 @@ class HFBackend(Backend):
         self.model_path: str | None = None
         self.device = cfg.get("device")
         self._dtype: str | None = None
+        self.fit = Fit(None, policy(cfg))
 
     def start(self) -> None:
         import torch
@@ -48,6 +50,8 @@ class HFBackend(Backend):
         ).to(self.device)
         self.model.eval()
         self._dtype = dtype
+        context = model_cfg.get("max_model_len") or getattr(self.model.config, "max_position_embeddings", None)
+        self.fit = Fit(int(context) if context else None, policy(cfg))
 
     def info(self) -> dict[str, Any]:
         import transformers
@@ -58,17 +62,22 @@ class HFBackend(Backend):
     def generate(self, requests: Sequence[Request]) -> Iterator[Completion]:
         import torch
 
+        self.fit = Fit(self.fit.context, self.fit.how)  # usage() counts this call only
         eos = self.tokenizer.eos_token_id
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
         for req in requests:
             ids = render_chat(self.tokenizer, req.messages, self.model_cfg)
             p = req.params
+            max_tokens = self.fit.max_tokens(req, len(ids))
+            if max_tokens is None:  # the prompt does not fit the context: recorded, not generated
+                yield from self.fit.errored(req, len(ids))
+                continue
             done = 0
             while done < req.n:
                 m = min(self.batch, req.n - done)
                 torch.manual_seed(req.seed + done)
                 inp = torch.tensor([ids], device=self.device)
-                kwargs: dict[str, Any] = dict(max_new_tokens=p.max_tokens, num_return_sequences=m,
+                kwargs: dict[str, Any] = dict(max_new_tokens=max_tokens, num_return_sequences=m,
                                               pad_token_id=pad, eos_token_id=eos)
                 if p.temperature > 0:
                     kwargs.update(do_sample=True, temperature=p.temperature, top_p=p.top_p)
@@ -90,11 +99,14 @@ class HFBackend(Backend):
                         problem_id=req.problem_id,
                         sample=req.samples[done + j],
                         text=text,
-                        finish_reason="stop" if stopped or len(new) < p.max_tokens else "length",
+                        finish_reason="stop" if stopped or len(new) < max_tokens else "length",
                         output_tokens=len(new),
                         prompt_tokens=len(ids),
                     )
                 done += m
+
+    def usage(self) -> dict[str, Any]:
+        return self.fit.usage()
 
     def close(self) -> None:
         self.model = None

@@ -12,7 +12,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 # Keys of a model config that do not change what is measured.
-MODEL_NOT_IDENTITY = frozenset({"tensor_parallel_size", "engine", "price", "display_name"})
+MODEL_NOT_IDENTITY = frozenset({"tensor_parallel_size", "engine", "price", "display_name", "pipeline_parallel_size",
+                                "distributed_executor_backend", "nodes", "gpus_per_node"})
+# Keys of the sampling section that do not change a run's samples: the list of seeds of a study
+# (each of its runs has its own `seed`).
+SAMPLING_NOT_IDENTITY = frozenset({"seeds"})
 # Keys of any section that name code, not a setting.
 INTERNAL = frozenset({"_target_"})
 
@@ -29,9 +33,12 @@ def run_identity(cfg: Mapping[str, Any], backend_neutral: Iterable[str] | None =
         from harness.backends import backend_class
 
         backend_neutral = backend_class(cfg["backend"]).identity_neutral
+    from harness.reuse import strip_scoring_keys
+
     return {
         "model": section_identity(cfg["model"], MODEL_NOT_IDENTITY),
-        "task": section_identity(cfg["task"]),
-        "sampling": section_identity(cfg["sampling"]),
+        # a grader change re-scores a finished run, it never regenerates one
+        "task": strip_scoring_keys(section_identity(cfg["task"])),
+        "sampling": section_identity(cfg["sampling"], SAMPLING_NOT_IDENTITY),
         "backend": section_identity(cfg["backend"], backend_neutral),
     }
