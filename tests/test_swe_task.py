@@ -225,7 +225,7 @@ def test_repo_store_needs_a_cache():
 
 
 def test_docker_run_without_harness_fields_stops_before_generating(work, monkeypatch):
-    import harness.swe.docker as dk
+    import harness.swe.executors.docker as dk
     from harness.errors import ConfigError
 
     monkeypatch.setattr(dk, "check_docker", lambda: None)  # no engine here; the data check comes next

@@ -5,8 +5,8 @@ an issue text, a gold patch, a test patch and the tests that must flip (FAIL_TO_
 passing (PASS_TO_PASS). An *executor* takes an instance and a candidate patch and says whether the
 patch resolves the issue:
 
-- ``local`` (harness.sandbox): a fresh working copy, pytest in a contained subprocess;
-- ``docker`` (harness.swe.docker): the official swebench harness in its Docker images.
+- ``local`` (harness.swe.executors.local): a fresh working copy, pytest in a contained subprocess;
+- ``docker`` (harness.swe.executors.docker): the official swebench harness in its Docker images.
 """
 
 from __future__ import annotations

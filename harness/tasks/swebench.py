@@ -145,7 +145,7 @@ class SWEBenchTask(Task):
         require_swebench()  # both executors grade with it: fail before generating anything
         docker = self.executor_cfg.get("kind", "local") == "docker"
         if docker:
-            from harness.swe.docker import check_docker
+            from harness.swe.executors.docker import check_docker
 
             check_docker()
         rows, source = load_rows(self.cfg)
@@ -166,7 +166,7 @@ class SWEBenchTask(Task):
         if limit:
             instances = instances[: int(limit)]
         if docker:
-            from harness.swe.docker import DockerExecutor
+            from harness.swe.executors.docker import DockerExecutor
 
             DockerExecutor.from_cfg(self.executor_cfg, check=False).check_instances(instances)
         counter = _TokenCounter.from_cfg(self.context_cfg, self.prompt_cfg)
@@ -269,11 +269,11 @@ class SWEBenchTask(Task):
         if self._executor is None:
             kind = self.executor_cfg.get("kind", "local")
             if kind == "local":
-                from harness.sandbox import LocalExecutor
+                from harness.swe.executors.local import LocalExecutor
 
                 self._executor = LocalExecutor.from_cfg(self.executor_cfg, self.repos())
             elif kind == "docker":
-                from harness.swe.docker import DockerExecutor
+                from harness.swe.executors.docker import DockerExecutor
 
                 self._executor = DockerExecutor.from_cfg(self.executor_cfg, split=self.cfg.get("split") or "test")
             else:
@@ -298,7 +298,7 @@ class SWEBenchTask(Task):
         kind = self.executor_cfg.get("kind", "local")
         sandbox = None
         if kind == "local":
-            from harness.sandbox import containment
+            from harness.swe.executors.local import containment
 
             sandbox = containment(self.executor_cfg.get("python"), self.executor_cfg.get("work_root")).to_json()
         return swe_metrics(scores, int(self.source.get("problems") or 0), self._context_stats, kind, sandbox)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.sandbox import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
+from harness.swe.executors.local import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
 from harness.swe import Instance
 from harness.swe.repos import RepoStore, build_repo_from_dir, git
 
