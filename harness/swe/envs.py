@@ -18,7 +18,8 @@
                                     #   the dependencies), then offline in every attempt's working copy
         cache: [...]                # commands run once at build time, with the network, to fetch what
                                     #   the tests would download; they write under {cache}
-        env: {NAME: value}          # environment of setup and tests; {cache} and {env} are substituted
+        env: {NAME: value}          # environment of setup and tests; {cache}, {env} and {project}
+                                    #   (the harness's root) are filled in, in commands too
         test_cmd: "./tests/runtests.py --verbosity 2"   # the test files (directives) are appended
         inherit_site_packages: false  # true: the harness's own packages are visible (offline CI)
         system: [...]               # what swebench's images install with apt (not installed here: the
@@ -308,6 +309,14 @@ def find_interpreter(version: str, mapping: Mapping[str, str] | None = None) -> 
 
 # --- building ---------------------------------------------------------------------------------
 
+# the newest pip each old Python can run (old pips do not all skip releases they cannot run)
+_PIP_CAPS = {"2.7": "pip<21", "3.5": "pip<21", "3.6": "pip<22", "3.7": "pip<24.1", "3.8": "pip<25.1"}
+
+
+def pip_for(python_version: str) -> str:
+    return _PIP_CAPS.get(python_version, "pip")
+
+
 
 @dataclass
 class Env:
@@ -329,10 +338,14 @@ class Env:
     def site_packages(self) -> str:
         return self.info["site_packages"]
 
+    def fill(self, text: str) -> str:
+        """{cache}, {env} and {project} in a spec's command or variable."""
+        return (text.replace("{cache}", str(self.cache_dir)).replace("{env}", str(self.path))
+                .replace("{project}", str(PROJECT_ROOT)))
+
     def variables(self) -> dict[str, str]:
-        """The spec's environment variables with {cache} and {env} filled in."""
-        return {k: v.replace("{cache}", str(self.cache_dir)).replace("{env}", str(self.path))
-                for k, v in self.spec.env}
+        """The spec's environment variables, placeholders filled in."""
+        return {k: self.fill(v) for k, v in self.spec.env}
 
 
 def _run(cmd: list[str] | str, cwd: Path, env: Mapping[str, str], logf: Any, what: str, timeout: float = 3600) -> None:
@@ -441,7 +454,8 @@ class EnvStore:
             env.pop("PYTHONPATH", None)
             pip = [py, "-m", "pip"]
             if not spec.inherit_site_packages:
-                _run(pip + ["install", "-U", "pip", "wheel"], path, env, logf, "updating pip")
+                _run(pip + ["install", "-U", pip_for(_version_of(py) or spec.python), "wheel"], path, env, logf,
+                     "updating pip")
             if spec.packages:
                 _run(pip + ["install", *spec.packages], path, env, logf, "installing packages")
             work = Path(tempfile.mkdtemp(prefix="swe-env-", dir=path))
@@ -465,11 +479,11 @@ class EnvStore:
                     if spec.setup and spec.build_setup:
                         renv = {**env, **Env(path, spec, base).variables()}
                         for cmd in spec.setup:
-                            _run(cmd, repo, renv, logf, "the setup step at environment_setup_commit")
+                            _run(Env(path, spec, base).fill(cmd), repo, renv, logf, "the setup step at environment_setup_commit")
                         self._remove_own_distribution(py, repo, env, logf)
                 cenv = {**env, **Env(path, spec, base).variables(), "HOME": str(path / "cache")}
                 for cmd in spec.cache:
-                    _run(cmd, path / "cache", cenv, logf, "the cache step")
+                    _run(Env(path, spec, base).fill(cmd), path / "cache", cenv, logf, "the cache step")
             finally:
                 shutil.rmtree(work, ignore_errors=True)
             freeze = subprocess.run(pip + ["freeze", "--all"], capture_output=True, env=env).stdout.decode()

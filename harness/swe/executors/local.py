@@ -762,7 +762,7 @@ class LocalExecutor:
         """The spec's setup step in the working copy (offline): None when it succeeded."""
         log_path = root / "setup.log"
         for cmd in env.spec.setup:
-            cmd = offline_setup_command(cmd)
+            cmd = offline_setup_command(env.fill(cmd))
             code, timed_out, _ = self._contained(cmd, repo, self._env(root, env), log_path, uid, cgroups, c)
             if timed_out or code != 0:
                 text = _read_capped(log_path, self.limits.log_bytes)
