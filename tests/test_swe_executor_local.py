@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.swe.executors.local import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
 from harness.swe import Instance
+from harness.swe.envs import EnvStore, SpecTable
+from harness.swe.executors.local import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
 from harness.swe.repos import RepoStore, build_repo_from_dir, git
 
 BASE = {
@@ -49,6 +50,15 @@ TEST_PATCH = "\n".join([
 ]) + "\n"
 
 
+SPEC = """repo: "local/*"
+versions:
+  "*":
+    python: current
+    inherit_site_packages: true
+    test_cmd: "python -m pytest -rA --tb=short -p no:cacheprovider"
+"""
+
+
 def _root() -> Path:
     """A work root that an unprivileged sandbox uid can traverse (pytest's tmp_path cannot)."""
     d = Path(tempfile.mkdtemp(prefix="harness-swe-test-"))
@@ -68,7 +78,11 @@ def env():
     work = root / "work"
     work.mkdir()
     os.chmod(work, 0o711)
-    yield {"root": root, "sha": sha, "store": RepoStore(cache), "work": work}
+    specs = root / "specs"
+    specs.mkdir()
+    (specs / "local.yaml").write_text(SPEC)
+    envs = EnvStore(root / "envs", specs=SpecTable([specs]))
+    yield {"root": root, "sha": sha, "store": RepoStore(cache), "work": work, "envs": envs}
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -85,7 +99,7 @@ def _executor(env, **limits) -> LocalExecutor:
     lim = dict(timeout=10, cpu_seconds=10, address_space=1 << 30, memory=1 << 30, file_size=16 << 20,
                nproc=32, nofile=256)
     lim.update(limits)
-    return LocalExecutor(env["store"], Limits(**lim), work_root=str(env["work"]))
+    return LocalExecutor(env["store"], Limits(**lim), envs=env["envs"], auto_build=True, work_root=str(env["work"]))
 
 
 def _sandbox_processes() -> list[int]:
@@ -151,7 +165,9 @@ def test_gold_resolves_empty_does_not_and_base_fails(env):
     gold = ex.evaluate(_instance(env), GOLD)
     assert gold.status == "ok" and gold.resolved, gold.summary()
     assert gold.tests["FAIL_TO_PASS"]["success"] == ["tests/test_core.py::test_add"]
-    assert ex.evaluate(_instance(env), "").status == "no_patch"
+    empty = ex.evaluate(_instance(env), "")  # the baseline: the tests run on the unchanged repository
+    assert empty.status == "no_patch" and not empty.resolved and empty.collected
+    assert empty.tests["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_add"]
     noop = "diff --git a/NOTES b/NOTES\nnew file mode 100644\n--- /dev/null\n+++ b/NOTES\n@@ -0,0 +1 @@\n+x\n"
     base = ex.evaluate(_instance(env), noop)
     assert base.status == "ok" and not base.resolved

@@ -54,7 +54,7 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,7 @@ class EnvSpec:
     log_parser: str | None = None
     inherit_site_packages: bool = False
     setup_commit: str | None = None  # the commit requirement files and build-time setup are read at
+    fallback_commit: str | None = None  # used when setup_commit is not in the clone (not hashed)
     source: str = ""  # which file(s) it came from
 
     def content(self) -> dict[str, Any]:
@@ -309,12 +310,13 @@ def find_interpreter(version: str, mapping: Mapping[str, str] | None = None) -> 
 
 # --- building ---------------------------------------------------------------------------------
 
-# the newest pip each old Python can run (old pips do not all skip releases they cannot run)
-_PIP_CAPS = {"2.7": "pip<21", "3.5": "pip<21", "3.6": "pip<22", "3.7": "pip<24.1", "3.8": "pip<25.1"}
+# the newest pip and wheel each old Python can run (old pips do not all skip what they cannot run)
+_PIP_CAPS = {"2.7": ("pip<21", "wheel<0.38"), "3.5": ("pip<21", "wheel<0.38"), "3.6": ("pip<22", "wheel<0.38"),
+             "3.7": ("pip<24.1", "wheel<0.43"), "3.8": ("pip<25.1", "wheel<0.46")}
 
 
-def pip_for(python_version: str) -> str:
-    return _PIP_CAPS.get(python_version, "pip")
+def pip_for(python_version: str) -> tuple[str, str]:
+    return _PIP_CAPS.get(python_version, ("pip", "wheel"))
 
 
 
@@ -384,13 +386,13 @@ class EnvStore:
     def spec_for(self, instance: Any) -> EnvSpec:
         spec = self.specs.spec(instance.repo, instance.version,
                                instance.environment_setup_commit or instance.base_commit)
+        spec = replace(spec, fallback_commit=instance.base_commit)
         res = instance_resource(instance.instance_id, instance.repo, self.resources)
         if res is not None:
             python, pins = parse_environment_yml(res.read_text(encoding="utf-8"))
-            spec = EnvSpec(**{**asdict(spec), "env": spec.env, "python": python or spec.python,
-                              "packages": tuple(pins) + tuple(p for p in spec.packages if p.startswith("pytest")),
-                              "requirements": (), "environment_yml": (),
-                              "source": f"{spec.source} + {res}"})
+            spec = replace(spec, python=python or spec.python,
+                           packages=tuple(pins) + tuple(p for p in spec.packages if p.startswith("pytest")),
+                           requirements=(), environment_yml=(), source=f"{spec.source} + {res}")
         return spec
 
     def path(self, spec: EnvSpec) -> Path:
@@ -454,8 +456,9 @@ class EnvStore:
             env.pop("PYTHONPATH", None)
             pip = [py, "-m", "pip"]
             if not spec.inherit_site_packages:
-                _run(pip + ["install", "-U", pip_for(_version_of(py) or spec.python), "wheel"], path, env, logf,
-                     "updating pip")
+                new_pip, new_wheel = pip_for(_version_of(py) or spec.python)
+                _run(pip + ["install", "-U", new_pip], path, env, logf, "updating pip")
+                _run(pip + ["install", "-U", new_wheel], path, env, logf, "installing wheel")
             if spec.packages:
                 _run(pip + ["install", *spec.packages], path, env, logf, "installing packages")
             work = Path(tempfile.mkdtemp(prefix="swe-env-", dir=path))
@@ -464,7 +467,12 @@ class EnvStore:
                 if needs_repo:
                     if repos is None or not spec.setup_commit:
                         raise EnvError(f"{spec.key}: building it reads the repository; give task.repo_cache")
-                    repos.export(spec.repo, spec.setup_commit, work / "repo")
+                    commit = spec.setup_commit
+                    if spec.fallback_commit and not repos.has_commit(spec.repo, commit):
+                        log.warning("swe-env: %s: environment_setup_commit %s is not in the clone; using the "
+                                    "instance's base commit %s", spec.key, commit[:12], spec.fallback_commit[:12])
+                        commit = spec.fallback_commit
+                    repos.export(spec.repo, commit, work / "repo")
                     repo = work / "repo"
                     for rel in spec.requirements:
                         if (repo / rel).is_file():
@@ -479,7 +487,16 @@ class EnvStore:
                     if spec.setup and spec.build_setup:
                         renv = {**env, **Env(path, spec, base).variables()}
                         for cmd in spec.setup:
-                            _run(Env(path, spec, base).fill(cmd), repo, renv, logf, "the setup step at environment_setup_commit")
+                            cmd = Env(path, spec, base).fill(cmd)
+                            try:
+                                _run(cmd, repo, renv, logf, "the setup step at environment_setup_commit")
+                            except EnvError:
+                                if "pip install" not in cmd:
+                                    raise
+                                # the project's declared build backend may predate editable installs
+                                # (PEP 660): build with the environment's own setuptools instead
+                                _run(cmd.replace("pip install", "pip install --no-build-isolation", 1), repo,
+                                     renv, logf, "the setup step at environment_setup_commit")
                         self._remove_own_distribution(py, repo, env, logf)
                 cenv = {**env, **Env(path, spec, base).variables(), "HOME": str(path / "cache")}
                 for cmd in spec.cache:

@@ -467,7 +467,7 @@ _LIMIT_SIGNS = (
 )
 
 
-def test_directives(instance: Instance, style: str = "files") -> list[str]:
+def directives_for(instance: Instance, style: str = "files") -> list[str]:
     """What the test command is given, as swebench derives it: the files the test patch touches
     (not data files), as paths (`files`) or as Django test labels (`django`)."""
     out: list[str] = []
@@ -773,7 +773,7 @@ class LocalExecutor:
 
     def _run_tests(self, instance: Instance, env: Env, root: Path, repo: Path, uid: int | None,
                    cgroups: list[Path], c: Containment) -> ExecResult:
-        directives = test_directives(instance, env.spec.directives)
+        directives = directives_for(instance, env.spec.directives)
         cmd = " ".join([env.spec.test_cmd, *(shlex.quote(d) for d in directives)])
         log_path = root / "test.log"
         code, timed_out, elapsed = self._contained(cmd, repo, self._env(root, env), log_path, uid, cgroups, c)
