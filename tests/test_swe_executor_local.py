@@ -293,3 +293,76 @@ def test_repo_store_export_is_a_fresh_copy(env, tmp_path):
     assert git(["status", "--porcelain"], dest).stdout == b""
     # the source repository's objects are not shared
     assert not (dest / ".git" / "objects" / "info" / "alternates").exists()
+
+
+def test_no_root_tests_without_the_unprivileged_uid(env, monkeypatch):
+    from harness.swe.executors import local
+
+    c = local.Containment(root=True, uid_switch=False, warnings=["an unprivileged uid cannot run x: denied"])
+    assert "refusing" in local.refusal(c) and "denied" in local.refusal(c)
+    assert local.refusal(local.Containment(root=True, uid_switch=True)) is None
+    monkeypatch.setattr(LocalExecutor, "containment_for", lambda self, e: c)
+    r = _executor(env).evaluate(_instance(env), GOLD)
+    assert r.status == "error" and "would run as root" in r.detail and not r.resolved
+    assert list(env["work"].iterdir()) == []
+
+
+KILLED_HARNESS = """
+import sys
+from harness.swe import Instance
+from harness.swe.envs import EnvStore, SpecTable
+from harness.swe.executors.local import Limits, LocalExecutor, install_cleanup_handlers
+from harness.swe.repos import RepoStore
+import json
+root, row, patch = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+install_cleanup_handlers()
+ex = LocalExecutor(RepoStore(root + "/cache"), Limits(timeout=600, cpu_seconds=600),
+                   envs=EnvStore(root + "/envs", specs=SpecTable([root + "/specs"])), auto_build=True,
+                   work_root=root + "/work")
+ex.evaluate(Instance.from_row(row), patch)
+"""
+
+
+def _with_token(token: str) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if token.encode() in Path(entry.path, "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_killed_harness_leaves_no_test_processes(env):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    token = f"harness-orphan-{uuid.uuid4().hex}"
+    body = ("import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(10_000)', {token!r}])\n"
+            "time.sleep(10_000)\n")
+    row = _instance(env).to_row()
+    harness = subprocess.Popen([sys.executable, "-c", KILLED_HARNESS, str(env["root"]), json.dumps(row),
+                                _hostile_patch(body)], env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    try:
+        deadline = time.time() + 240
+        while not _with_token(token) and time.time() < deadline and harness.poll() is None:
+            time.sleep(0.5)
+        assert _with_token(token), "the test process never started"
+        harness.send_signal(signal.SIGTERM)
+        harness.wait(timeout=60)
+        deadline = time.time() + 20
+        while _with_token(token) and time.time() < deadline:
+            time.sleep(0.5)
+        assert _with_token(token) == [], "test processes outlived the harness"
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+        for pid in _with_token(token):
+            os.kill(pid, 9)
+        for d in env["work"].iterdir():  # the killed attempt could not remove its directory
+            shutil.rmtree(d, ignore_errors=True)
