@@ -360,6 +360,20 @@ def _run(cmd: list[str] | str, cwd: Path, env: Mapping[str, str], logf: Any, wha
         raise EnvError(f"{what} failed (exit {p.returncode}): {cmd if shell else ' '.join(cmd)}; see {logf.name}")
 
 
+def build_requires(repo: Path) -> list[str]:
+    """[build-system] requires of the repository's pyproject.toml (none without one)."""
+    import tomllib
+
+    path = repo / "pyproject.toml"
+    if not path.is_file():
+        return []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
+    return [str(r) for r in (data.get("build-system") or {}).get("requires") or []]
+
+
 class EnvStore:
     """Environments under one root directory (default .cache/swe/envs)."""
 
@@ -485,6 +499,11 @@ class EnvStore:
                                 _run(pip + ["install", *reqs], repo, env, logf, f"installing from {rel}")
                             break
                     if spec.setup and spec.build_setup:
+                        # attempts install offline without build isolation: the build backend and
+                        # its plugins (e.g. setuptools_scm) must be in the environment
+                        build_reqs = build_requires(repo)
+                        if build_reqs:
+                            _run(pip + ["install", *build_reqs], repo, env, logf, "installing the build requirements")
                         renv = {**env, **Env(path, spec, base).variables()}
                         for cmd in spec.setup:
                             cmd = Env(path, spec, base).fill(cmd)

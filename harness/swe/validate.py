@@ -64,7 +64,8 @@ def compose_task(name: str, overrides: list[str]):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose("eval", overrides=[f"task={name}", *overrides])
     plain = OmegaConf.to_container(cfg, resolve=True)
-    plain["task"].setdefault("context", {})["mode"] = "none"  # prompts are not needed here
+    ctx = plain["task"].setdefault("context", {})
+    ctx["mode"], ctx["tokenizer"] = "none", None  # prompts are not needed here: no tokenizer either
     return build_task(plain["task"], prompt_config(plain))
 
 
