@@ -148,7 +148,11 @@ def run(name: str, overrides: list[str], workers: int, instances: list[str] | No
                        "empty_resolved": empty.resolved, "baseline": base.summary(),
                        "baseline_resolved": base.resolved, "f2p_failing_before": f2p_ok,
                        "collected_before": base.collected, "seconds": [gold.seconds, empty.seconds, base.seconds],
-                       "unmatched_gold": unmatched})
+                       "unmatched_gold": unmatched,
+                       # the end of the log of each attempt that did not go as expected
+                       "log_tails": {k: r.log_tail[-2000:] for k, r, bad in
+                                     (("gold", gold, not gold.resolved), ("empty", empty, empty.resolved),
+                                      ("baseline", base, not f2p_ok)) if bad}})
     n = len(results)
     console = Console(width=None if Console().is_terminal else 200)
     console.print(table)
