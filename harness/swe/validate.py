@@ -69,8 +69,8 @@ def compose_task(name: str, overrides: list[str]):
     return build_task(plain["task"], prompt_config(plain))
 
 
-def baseline_ok(base: ExecResult) -> tuple[bool, str]:
-    """Did the FAIL_TO_PASS tests really fail on the unchanged repository?"""
+def baseline_ok(base: ExecResult, n_f2p: int) -> tuple[bool, str]:
+    """Did all FAIL_TO_PASS tests really fail on the unchanged repository (the tests ran)?"""
     f2p = base.tests.get("FAIL_TO_PASS", {"success": [], "failure": []})
     if base.status not in ("ok", "no_patch"):
         return False, f"NO: {base.summary()[:60]}"
@@ -78,6 +78,8 @@ def baseline_ok(base: ExecResult) -> tuple[bool, str]:
         return False, "NO: no test results in the log (nothing ran)"
     if f2p["success"]:
         return False, f"NO: {len(f2p['success'])} pass already"
+    if len(f2p["failure"]) != n_f2p:
+        return False, "NO: swebench graded no FAIL_TO_PASS test (no usable test results)"
     return True, f"yes ({len(f2p['failure'])} failing, {base.collected} collected)"
 
 
@@ -133,7 +135,7 @@ def run(name: str, overrides: list[str], workers: int, instances: list[str] | No
     ok_gold = ok_empty = ok_base = ok_f2p = 0
     report = []
     for iid, gold, empty, base in results:
-        f2p_ok, f2p_text = baseline_ok(base)
+        f2p_ok, f2p_text = baseline_ok(base, len(Instance.from_row(by_id[iid]).fail_to_pass))
         ok_gold += gold.resolved
         ok_empty += not empty.resolved
         ok_base += not base.resolved
