@@ -18,8 +18,8 @@
                                     #   the dependencies), then offline in every attempt's working copy
         cache: [...]                # commands run once at build time, with the network, to fetch what
                                     #   the tests would download; they write under {cache}
-        env: {NAME: value}          # environment of setup and tests; {cache}, {env} and {project}
-                                    #   (the harness's root) are filled in, in commands too
+        env: {NAME: value}          # environment of setup and tests; {cache}, {env}, {version} and
+                                    #   {project} (the harness's root) are filled in, in commands too
         test_cmd: "./tests/runtests.py --verbosity 2"   # the test files (directives) are appended
         inherit_site_packages: false  # true: the harness's own packages are visible (offline CI)
         system: [...]               # what swebench's images install with apt (not installed here: the
@@ -343,7 +343,7 @@ class Env:
     def fill(self, text: str) -> str:
         """{cache}, {env} and {project} in a spec's command or variable."""
         return (text.replace("{cache}", str(self.cache_dir)).replace("{env}", str(self.path))
-                .replace("{project}", str(PROJECT_ROOT)))
+                .replace("{project}", str(PROJECT_ROOT)).replace("{version}", self.spec.version))
 
     def variables(self) -> dict[str, str]:
         """The spec's environment variables, placeholders filled in."""
