@@ -366,3 +366,17 @@ def test_a_killed_harness_leaves_no_test_processes(env):
             os.kill(pid, 9)
         for d in env["work"].iterdir():  # the killed attempt could not remove its directory
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_removing_an_attempt_never_touches_its_parent(tmp_path):
+    from harness.swe.executors.local import _rmtree
+
+    parent = tmp_path / "parent"
+    (parent / "attempt" / "locked").mkdir(parents=True)
+    (parent / "attempt" / "locked" / "f").write_text("x")
+    os.chmod(parent / "attempt" / "locked", 0o500)  # what a test may leave behind
+    os.chmod(parent, 0o1777)
+    _rmtree(parent / "attempt")
+    _rmtree(parent / "attempt")  # already gone: nothing to do
+    assert not (parent / "attempt").exists()
+    assert (parent.stat().st_mode & 0o7777) == 0o1777

@@ -444,15 +444,21 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 def _rmtree(path: Path) -> None:
+    top = os.path.realpath(path)
+
     def onerror(func, p, exc_info):  # a test may have removed permissions on its own files
         try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
+            parent = os.path.dirname(os.path.realpath(p))
+            if parent.startswith(top + os.sep) or parent == top:  # never above the tree (e.g. /tmp)
+                os.chmod(parent, 0o700)
+            if os.path.realpath(p) != top:
+                os.chmod(p, 0o700)
             func(p)
         except OSError:
             pass
 
-    shutil.rmtree(path, onerror=onerror)
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
 
 
 # --- the executor ---------------------------------------------------------------------------
