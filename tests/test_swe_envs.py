@@ -150,3 +150,31 @@ def test_setup_commands_run_offline_in_attempts():
     assert offline_setup_command("python -m pip install -e .[test]") == \
         "python -m pip install --no-deps --no-build-isolation --no-index -e .[test]"
     assert offline_setup_command("python setup.py build_ext -i") == "python setup.py build_ext -i"
+
+
+def test_pins_missing_from_the_index_are_dropped(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(cmd, cwd, env, logf, what, timeout=3600):
+        pkgs = cmd[3:]
+        calls.append(pkgs)
+        missing = [p for p in pkgs if p.startswith(("aws-c-common", "antlr_python_runtime"))]
+        if missing:
+            logf.write(f"ERROR: No matching distribution found for {missing[0].split('==')[0]}\n")
+            raise E.EnvError("installing packages failed")
+
+    monkeypatch.setattr(E, "_run", fake_run)
+    with open(tmp_path / "build.log", "w") as logf:
+        E._install_dropping_missing(["py", "-m", "pip"], ["numpy==1.23.0", "aws-c-common==0.9.28",
+                                                          "antlr_python_runtime==4.11.1"], tmp_path, {}, logf)
+    assert calls[-1] == ["install", "numpy==1.23.0"] and len(calls) == 3
+
+
+def test_other_install_failures_are_not_hidden(tmp_path, monkeypatch):
+    def fake_run(cmd, cwd, env, logf, what, timeout=3600):
+        logf.write("error: subprocess-exited-with-error\n")
+        raise E.EnvError("installing packages failed")
+
+    monkeypatch.setattr(E, "_run", fake_run)
+    with open(tmp_path / "build.log", "w") as logf, pytest.raises(E.EnvError):
+        E._install_dropping_missing(["py", "-m", "pip"], ["numpy==1.23.0"], tmp_path, {}, logf)

@@ -374,6 +374,34 @@ def build_requires(repo: Path) -> list[str]:
     return [str(r) for r in (data.get("build-system") or {}).get("requires") or []]
 
 
+_NOT_ON_INDEX = re.compile(r"No matching distribution found for ([A-Za-z0-9_.\-]+)")
+
+
+def _install_dropping_missing(pip: list[str], packages: list[str], cwd: Path, env: Mapping[str, str], logf: Any,
+                              rounds: int = 40) -> None:
+    """pip install `packages`; a pin that names no distribution on the index (a conda-only package
+    converted from an environment file) is dropped, logged and the install retried."""
+    packages = list(packages)
+    for _ in range(rounds):
+        try:
+            _run(pip + ["install", *packages], cwd, env, logf, "installing packages")
+            return
+        except EnvError:
+            logf.flush()
+            tail = Path(logf.name).read_text(errors="replace")[-4000:]
+            found = _NOT_ON_INDEX.findall(tail)
+            if not found:
+                raise
+            name = found[-1].lower().replace("_", "-")  # this attempt's, the last in the log
+            kept = [p for p in packages if re.split(r"[<>=!~\[; ]", p, maxsplit=1)[0].lower().replace("_", "-") != name]
+            if len(kept) == len(packages):
+                raise
+            log.warning("swe-env: %s is not on the package index; installing without it", name)
+            logf.write(f"# not on the package index, dropped: {name}\n")
+            packages = kept
+    raise EnvError(f"too many packages missing from the package index; see {logf.name}")
+
+
 class EnvStore:
     """Environments under one root directory (default .cache/swe/envs)."""
 
@@ -474,7 +502,7 @@ class EnvStore:
                 _run(pip + ["install", "-U", new_pip], path, env, logf, "updating pip")
                 _run(pip + ["install", "-U", new_wheel], path, env, logf, "installing wheel")
             if spec.packages:
-                _run(pip + ["install", *spec.packages], path, env, logf, "installing packages")
+                _install_dropping_missing(pip, list(spec.packages), path, env, logf)
             work = Path(tempfile.mkdtemp(prefix="swe-env-", dir=path))
             try:
                 needs_repo = spec.requirements or spec.environment_yml or (spec.setup and spec.build_setup)
