@@ -94,6 +94,7 @@ def _eval_main() -> None:
 SUBCOMMANDS: dict[str, str] = {
     "tiny-model": "harness.tiny_model:main",
     "swe-validate": "harness.swe.validate:main",
+    "swe-env": "harness.swe.env_cli:main",
     "serve": "harness.serve:main",
     "report": "harness.report:main",
     "lm-eval": "harness.lmeval:main",

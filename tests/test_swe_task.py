@@ -37,6 +37,7 @@ def task_cfg(work: Path, **over):
         "repo_cache": str(work / "repos"), "repo_source": str(ROOT / "data" / "swe_mini" / "repos"),
         "context": {"mode": "oracle"},
         "executor": {"kind": "local", "work_root": str(work),
+                     "envs": {"root": str(work / "envs"), "auto_build": True},
                      "limits": {"timeout": 30, "cpu_seconds": 30, "nproc": 64, "address_space": "2GiB"}},
     }
     cfg.update(over)
@@ -210,7 +211,8 @@ def test_replay_keeps_plain_completions(tmp_path):
 def test_validate_command_on_swe_mini(work, capsys):
     from harness.swe.validate import run
 
-    code = run("swe_mini", [f"task.repo_cache={work / 'repos'}", f"task.executor.work_root={work}"], 2,
+    code = run("swe_mini", [f"task.repo_cache={work / 'repos'}", f"task.executor.work_root={work}",
+                            f"task.executor.envs.root={work / 'envs'}"], 2,
                ["swe-mini__chunked-1", "swe-mini__ledger-1"])
     out = capsys.readouterr().out
     assert code == 0, out
@@ -225,7 +227,7 @@ def test_repo_store_needs_a_cache():
 
 
 def test_docker_run_without_harness_fields_stops_before_generating(work, monkeypatch):
-    import harness.swe.docker as dk
+    import harness.swe.executors.docker as dk
     from harness.errors import ConfigError
 
     monkeypatch.setattr(dk, "check_docker", lambda: None)  # no engine here; the data check comes next

@@ -18,7 +18,7 @@ reason recorded on the sample:
     rejected_git_dir        a path inside ".git/" (hooks, config, ...)
     rejected_outside_repo   a path that resolves outside the repository (e.g. through a symlink)
 
-``git apply --check`` runs after validation, in the working copy (see harness.sandbox).
+``git apply --check`` runs after validation, in the working copy (see harness.swe.executors.local).
 """
 
 from __future__ import annotations

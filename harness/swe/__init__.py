@@ -5,8 +5,9 @@ an issue text, a gold patch, a test patch and the tests that must flip (FAIL_TO_
 passing (PASS_TO_PASS). An *executor* takes an instance and a candidate patch and says whether the
 patch resolves the issue:
 
-- ``local`` (harness.sandbox): a fresh working copy, pytest in a contained subprocess;
-- ``docker`` (harness.swe.docker): the official swebench harness in its Docker images.
+- ``local`` (harness.swe.executors.local): a fresh working copy in the instance's environment
+  (harness.swe.envs), the repository's own test command in a contained subprocess;
+- ``docker`` (harness.swe.executors.docker): the official swebench harness in its Docker images.
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ class ExecResult:
     limits: list[str] = field(default_factory=list)  # resource limits the tests ran into
     seconds: float = 0.0
     log_tail: str = ""
+    collected: int | None = None  # test results the log parser found (None: the tests did not run)
+    unmatched: list[str] = field(default_factory=list)  # FAIL_TO_PASS/PASS_TO_PASS ids absent from the log
 
     @property
     def applied(self) -> bool:
@@ -130,6 +133,8 @@ class ExecResult:
             if t is not None:
                 n = len(t["success"]) + len(t["failure"])
                 parts.append(f"{label} {len(t['success'])}/{n}")
+        if self.unmatched:
+            parts.append(f"{len(self.unmatched)} ids not in the log")
         if self.limits:
             parts.append("limits: " + ",".join(self.limits))
         if self.detail:

@@ -1,26 +1,30 @@
 """Grading a local test run with the swebench harness's own code (swebench 5.0.2).
 
-The local executor runs ``pytest -rA``. Its output is framed the way swebench's eval scripts
-frame theirs (``>>>>> Start Test Output`` / ``>>>>> End Test Output``, then the test command's
-exit code after the end marker) and written as the attempt's ``test_output.txt``; swebench's
-``get_eval_report`` then parses it with its pytest log parser, applies its FAIL_TO_PASS /
-PASS_TO_PASS rules and decides ``resolved``: the same report a docker run writes as report.json.
+The local executor runs the repository's own test command (pytest, Django's runtests.py, sympy's
+bin/test, ...). Its output is framed the way swebench's eval scripts frame theirs
+(``>>>>> Start Test Output`` / ``>>>>> End Test Output``, then the test command's exit code after
+the end marker) and written as the attempt's ``test_output.txt``; swebench's ``get_eval_report``
+then parses it with the log parser of the instance's repository (``MAP_REPO_TO_PARSER_PY``, or
+the environment spec's ``log_parser``), applies its FAIL_TO_PASS / PASS_TO_PASS rules and decides
+``resolved``: the same report a docker run writes as report.json.
 
-The parser is the one swebench uses for the instance's repository when that one reads pytest's
-``-rA`` summary (``MAP_REPO_TO_PARSER_PY``: ``parse_log_pytest``, ``parse_log_pytest_options`` or
-``parse_log_pytest_v2``), and ``parse_log_pytest`` for every other repository (swe_mini's).
+Test ids are keyed exactly as swebench keys them (its parser and its matching of truncated
+parametrized ids); the FAIL_TO_PASS / PASS_TO_PASS ids that match nothing in the log are listed
+(``unmatched``), so that an id the dataset spells differently from the runner is visible.
 
-One rule on top, because the log is written by the code under test: pytest's real exit code must
-agree with the parsed lines (0 with no FAILED/ERROR line, 1 with some). Killed, interrupted, an
-internal or usage error, no tests collected, or a contradiction make the attempt unresolved. Any
-swebench marker the tests print themselves is defused before framing, so only the executor's
-frame and exit code reach swebench.
+One rule on top, because the log is written by the code under test: the runner's exit code must
+agree with what the log says of the instance's own tests. Killed, interrupted, an internal or
+usage error (pytest's 2-5), or exit 0 while a FAIL_TO_PASS / PASS_TO_PASS test is listed as
+failing make the attempt unresolved. (Failures of other tests, including the nested runs that
+pytest's own test suite prints, do not count.) Any swebench marker the tests print themselves is
+defused before framing, so only the executor's frame and exit code reach swebench.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +42,13 @@ from swebench.harness.constants import (
     EvalType,
     TestStatus,
 )
-from swebench.harness.grading import get_eval_report
+from swebench.harness.grading import _resolve_case, get_eval_report
 from swebench.harness.log_parsers import PARSER_REGISTRY
 from swebench.harness.log_parsers.python import MAP_REPO_TO_PARSER_PY
 from swebench.types import TestSpec
 
 from harness.swe import Instance
 
-PYTEST_PARSERS = ("parse_log_pytest", "parse_log_pytest_options", "parse_log_pytest_v2")
 DEFAULT_PARSER = "parse_log_pytest"
 MARKERS = (START_TEST_OUTPUT, END_TEST_OUTPUT, TEST_EXIT_CODE, APPLY_PATCH_FAIL, RESET_FAILED, TESTS_ERROR,
            TESTS_TIMEOUT)
@@ -58,16 +61,20 @@ def prediction(instance_id: str, patch: str | None, model: str = MODEL_NAME) -> 
 
 
 def log_parser(repo: str) -> str:
-    """The PARSER_REGISTRY name of the parser that reads the local executor's pytest log."""
+    """The PARSER_REGISTRY name of swebench's parser for a repository (pytest's for others)."""
     fn = MAP_REPO_TO_PARSER_PY.get(repo)
-    return next((name for name in PYTEST_PARSERS if PARSER_REGISTRY[name] is fn), DEFAULT_PARSER)
+    if fn is None:
+        return DEFAULT_PARSER
+    if PARSER_REGISTRY.get(fn.__name__) is fn:
+        return fn.__name__
+    return next(name for name, f in PARSER_REGISTRY.items() if f is fn)
 
 
-def swebench_spec(instance: Instance) -> TestSpec:
+def swebench_spec(instance: Instance, parser: str | None = None) -> TestSpec:
     """What swebench's grading reads of an instance (no image or eval script: nothing runs)."""
     return TestSpec(instance_id=instance.instance_id, image="", eval_script_list=[], repo=instance.repo,
                     version=instance.version or "", FAIL_TO_PASS=list(instance.fail_to_pass),
-                    PASS_TO_PASS=list(instance.pass_to_pass), log_parser=log_parser(instance.repo),
+                    PASS_TO_PASS=list(instance.pass_to_pass), log_parser=parser or log_parser(instance.repo),
                     eval_type=EvalType.PASS_AND_FAIL.value)
 
 
@@ -85,22 +92,45 @@ def framed_log(output: str, exit_code: int | None) -> str:
     return f"{START_TEST_OUTPUT}\n{defuse(output)}\n{END_TEST_OUTPUT}\n{tail}"
 
 
-def exit_code_consistent(exit_code: int | None, status: Mapping[str, str]) -> tuple[bool, str]:
-    """Does pytest's exit code agree with the parsed summary lines?"""
-    failed = any(s in (TestStatus.FAILED.value, TestStatus.ERROR.value) for s in status.values())
+def exit_code_consistent(exit_code: int | None, status: Mapping[str, str],
+                         tests: Iterable[str] | None = None) -> tuple[bool, str]:
+    """Does the runner's exit code agree with the parsed log? `tests`: the instance's own ids (all
+    parsed ids when None); with exit 0 none of them may be listed as failing."""
+    bad = (TestStatus.FAILED.value, TestStatus.ERROR.value)
+    if tests is None:
+        failed = any(s in bad for s in status.values())
+    else:
+        keys = [_resolve_case(t, dict(status)) for t in tests]
+        failed = any(k is not None and status[k] in bad for k in keys)
+    any_failed = any(s in bad for s in status.values())
     if exit_code is None or exit_code < 0:
-        return False, f"pytest was killed (signal {-exit_code if exit_code else '?'})"
+        return False, f"the test run was killed (signal {-exit_code if exit_code else '?'})"
     if exit_code == 0:
-        return (not failed), ("" if not failed else "exit code 0 but the log lists failures")
+        return (not failed), ("" if not failed else "exit code 0 but the log lists a failing test of the instance")
     if exit_code == 1:
-        return failed, ("" if failed else "exit code 1 but the log lists no failure")
-    return False, f"pytest exit code {exit_code} (interrupted, internal error, usage error or no tests)"
+        return any_failed, ("" if any_failed else "exit code 1 but the log lists no failure")
+    return False, f"test command exit code {exit_code} (interrupted, internal error, usage error or no tests)"
 
 
-def grade(output: str, exit_code: int | None, instance: Instance,
-          workdir: Path | None = None) -> tuple[bool, dict[str, dict[str, list[str]]], str]:
-    """(resolved, FAIL_TO_PASS / PASS_TO_PASS report, note) for pytest's output and exit code."""
-    spec = swebench_spec(instance)
+def unmatched_ids(instance: Instance, status: Mapping[str, str]) -> list[str]:
+    """FAIL_TO_PASS / PASS_TO_PASS ids that swebench's matching finds nowhere in the parsed log."""
+    sm = dict(status)
+    return [t for t in (*instance.fail_to_pass, *instance.pass_to_pass) if _resolve_case(t, sm) is None]
+
+
+@dataclass
+class Graded:
+    resolved: bool
+    tests: dict[str, dict[str, list[str]]]
+    note: str
+    collected: int  # test results the parser found
+    unmatched: list[str] = field(default_factory=list)
+
+
+def grade(output: str, exit_code: int | None, instance: Instance, parser: str | None = None,
+          workdir: Path | None = None) -> Graded:
+    """swebench's verdict on the test command's output and exit code (plus the exit-code rule)."""
+    spec = swebench_spec(instance, parser)
     with tempfile.TemporaryDirectory(prefix="grade-", dir=workdir) as d:
         log_path = Path(d) / LOG_TEST_OUTPUT
         log_path.write_text(framed_log(output, exit_code), encoding="utf-8")
@@ -110,9 +140,9 @@ def grade(output: str, exit_code: int | None, instance: Instance,
     tests = {k: {"success": list(v["success"]), "failure": list(v["failure"])}
              for k, v in (entry.get("tests_status") or {}).items() if k in (FAIL_TO_PASS, PASS_TO_PASS)}
     status = PARSER_REGISTRY[spec.log_parser](defuse(output), spec)
-    consistent, note = exit_code_consistent(exit_code, status)
+    consistent, note = exit_code_consistent(exit_code, status, (*instance.fail_to_pass, *instance.pass_to_pass))
     if not entry["patch_successfully_applied"]:  # swebench found no usable test output
         why = entry.get("infra_failure_reason")
         note = "; ".join(x for x in ("swebench: no usable test results in the log"
                                      + (f" ({why})" if why else ""), note) if x)
-    return bool(entry["resolved"]) and consistent, tests, note
+    return Graded(bool(entry["resolved"]) and consistent, tests, note, len(status), unmatched_ids(instance, status))

@@ -139,6 +139,9 @@ class RepoStore:
         if p.returncode != 0:
             raise DataError(f"commit {commit} of {repo} is not in {self.path(repo)} (fetch it, or rebuild the cache)")
 
+    def has_commit(self, repo: str, commit: str) -> bool:
+        return git(["cat-file", "-e", f"{commit}^{{commit}}"], self.path(repo), check=False).returncode == 0
+
     def read(self, repo: str, commit: str, relpath: str) -> str | None:
         p = git(["show", f"{commit}:{relpath}"], self.path(repo), check=False)
         if p.returncode != 0:

@@ -146,7 +146,7 @@ class SWEBenchTask(Task):
         require_swebench()  # both executors grade with it: fail before generating anything
         docker = self.executor_cfg.get("kind", "local") == "docker"
         if docker:
-            from harness.swe.docker import check_docker
+            from harness.swe.executors.docker import check_docker
 
             check_docker()
         rows, source = load_rows(self.cfg)
@@ -167,7 +167,7 @@ class SWEBenchTask(Task):
         if limit:
             instances = instances[: int(limit)]
         if docker:
-            from harness.swe.docker import DockerExecutor
+            from harness.swe.executors.docker import DockerExecutor
 
             DockerExecutor.from_cfg(self.executor_cfg, check=False).check_instances(instances)
         counter = _TokenCounter.from_cfg(self.context_cfg, self.prompt_cfg)
@@ -268,17 +268,9 @@ class SWEBenchTask(Task):
     # Scoring ---------------------------------------------------------------------------------
     def executor(self) -> Any:
         if self._executor is None:
-            kind = self.executor_cfg.get("kind", "local")
-            if kind == "local":
-                from harness.sandbox import LocalExecutor
+            from harness.swe.executors import build_executor
 
-                self._executor = LocalExecutor.from_cfg(self.executor_cfg, self.repos())
-            elif kind == "docker":
-                from harness.swe.docker import DockerExecutor
-
-                self._executor = DockerExecutor.from_cfg(self.executor_cfg, split=self.cfg.get("split") or "test")
-            else:
-                raise ConfigError("task.executor.kind", f"must be local or docker, got {kind!r}")
+            self._executor = build_executor(self.executor_cfg, self)
         return self._executor
 
     def score(self, problem: Problem, completion: Completion) -> Score:
@@ -299,9 +291,9 @@ class SWEBenchTask(Task):
         kind = self.executor_cfg.get("kind", "local")
         sandbox = None
         if kind == "local":
-            from harness.sandbox import containment
+            from harness.swe.executors.local import probed
 
-            sandbox = containment(self.executor_cfg.get("python"), self.executor_cfg.get("work_root")).to_json()
+            sandbox = probed()
         return swe_metrics(scores, int(self.source.get("problems") or 0), self._context_stats, kind, sandbox)
 
     def __getstate__(self) -> dict[str, Any]:  # the executor is rebuilt in each worker process

@@ -40,6 +40,7 @@ import os
 import pwd
 import re
 import resource
+import shlex
 import shutil
 import signal
 import socket
@@ -53,8 +54,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swebench.harness.constants import NON_TEST_EXTS
+
+from harness.errors import HarnessError
 from harness.scoring.patch import PatchRejected, patch_paths, validate_patch
 from harness.swe import APPLY_FAILED, ERROR, NO_PATCH, OK, TIMEOUT, ExecResult, Instance
+from harness.swe.envs import Env, EnvStore
 from harness.swe.grading import grade
 from harness.swe.repos import RepoStore, git
 
@@ -216,24 +221,28 @@ def _probe_cgroup(controller: str, limit_file: str) -> str | None:
         return None
 
 
-_CONTAINMENT: dict[tuple[str, str], Containment] = {}
+_CONTAINMENT: dict[tuple[str, ...], Containment] = {}
 
 
-def _needed_paths(python: str, work_root: str) -> list[str]:
-    return [os.path.realpath(python), os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), work_root]
+def _needed_paths(python: str, work_root: str, extra: tuple[str, ...] = ()) -> list[str]:
+    real = os.path.realpath(python)
+    prefix = os.path.dirname(os.path.dirname(real))  # the interpreter's installation
+    return [real, prefix, os.path.realpath(sys.base_prefix), work_root, *extra]
 
 
-def containment(python: str | None = None, work_root: str | None = None) -> Containment:
-    """What this machine allows (probed once per process and interpreter, logged once)."""
+def containment(python: str | None = None, work_root: str | None = None, extra_paths: tuple[str, ...] = ()) -> Containment:
+    """What this machine allows (probed once per process, interpreter and paths; logged once).
+
+    `extra_paths` are what the tests must reach besides the interpreter (the environment)."""
     python = python or sys.executable
     work_root = work_root or tempfile.gettempdir()
-    key = (python, work_root)
+    key = (python, work_root, *extra_paths)
     if key in _CONTAINMENT:
         return _CONTAINMENT[key]
     c = Containment(root=os.geteuid() == 0)
     if c.root:
         uid = UID_BASE + UID_SPAN - 1
-        c.hidden = hidden_ancestors(_needed_paths(python, work_root))
+        c.hidden = hidden_ancestors(_needed_paths(python, work_root, extra_paths))
         hidden = c.hidden
 
         def become() -> None:
@@ -244,11 +253,11 @@ def containment(python: str | None = None, work_root: str | None = None) -> Cont
             os.setuid(uid)
 
         try:
-            p = subprocess.run([python, "-c", "import pytest"], preexec_fn=become, capture_output=True,
+            p = subprocess.run([python, "-c", "import sys"], preexec_fn=become, capture_output=True,
                                cwd="/", env={"PATH": "/usr/bin:/bin", "HOME": "/"}, timeout=60)
             c.uid_switch = p.returncode == 0
             if not c.uid_switch:
-                c.warnings.append(f"an unprivileged uid cannot run {python} with pytest: "
+                c.warnings.append(f"an unprivileged uid cannot run {python}: "
                                   f"{p.stderr.decode(errors='replace').strip()[-200:]}")
         except (subprocess.SubprocessError, OSError) as e:
             c.warnings.append(f"cannot switch to an unprivileged uid: {e}")
@@ -260,9 +269,9 @@ def containment(python: str | None = None, work_root: str | None = None) -> Cont
         c.netns = False
     if not c.netns:
         c.warnings.append("network namespaces are not available (unshare -n): tests run with the host network")
-    if not c.uid_switch:
-        c.warnings.append("tests run under the caller's uid: RLIMIT_NPROC is not enforced for root and counts "
-                          "all of a user's processes otherwise; files the caller can write are writable by tests")
+    if not c.root:
+        c.warnings.append("not root: tests run under the caller's uid; RLIMIT_NPROC counts all of the user's "
+                          "processes and files the caller can write are writable by tests")
     if not c.process_limit:
         c.warnings.append("no per-attempt process limit (no uid switch, no writable pids cgroup)")
     for w in c.warnings:
@@ -270,6 +279,57 @@ def containment(python: str | None = None, work_root: str | None = None) -> Cont
     log.info("sandbox containment: %s", {k: v for k, v in c.to_json().items() if k != "warnings"})
     _CONTAINMENT[key] = c
     return c
+
+
+def refusal(c: Containment) -> str | None:
+    """Why an attempt must not run at all: as root, without the unprivileged uid."""
+    if c.root and not c.uid_switch:
+        why = next((w for w in c.warnings if "uid" in w), "the uid switch failed")
+        return f"sandbox: the tests would run as root ({why}); refusing to run them"
+    return None
+
+
+# --- processes of running attempts (killed when the harness itself is stopped) -------------------
+
+PR_SET_PDEATHSIG = 1
+_ACTIVE: dict[int, tuple[int | None, list[Path]]] = {}  # pid of a test process -> (uid, cgroups)
+
+
+def set_pdeathsig(sig: int = signal.SIGKILL) -> None:
+    """This process gets `sig` when its parent dies (Linux)."""
+    try:
+        _libc().prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def kill_active() -> int:
+    """Kill the process group, uid and cgroups of every attempt running in this process."""
+    n = 0
+    for pid, (uid, cgroups) in list(_ACTIVE.items()):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+            n += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+        if uid is not None:
+            n += _kill_uid(uid, rounds=5)
+        for cg in cgroups:
+            _kill_cgroup(cg, rounds=5)
+        _ACTIVE.pop(pid, None)
+    return n
+
+
+def install_cleanup_handlers() -> None:
+    """On SIGTERM, SIGINT or SIGHUP: kill the running attempts' processes, then exit as the signal
+    would. (A SIGKILL of this process is covered by PR_SET_PDEATHSIG on the test processes.)"""
+    def handler(signum: int, frame: Any) -> None:
+        kill_active()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
 
 
 # --- uids, processes, cleanup -----------------------------------------------------------------
@@ -384,15 +444,21 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 def _rmtree(path: Path) -> None:
+    top = os.path.realpath(path)
+
     def onerror(func, p, exc_info):  # a test may have removed permissions on its own files
         try:
-            os.chmod(os.path.dirname(p), 0o700)
-            os.chmod(p, 0o700)
+            parent = os.path.dirname(os.path.realpath(p))
+            if parent.startswith(top + os.sep) or parent == top:  # never above the tree (e.g. /tmp)
+                os.chmod(parent, 0o700)
+            if os.path.realpath(p) != top:
+                os.chmod(p, 0o700)
             func(p)
         except OSError:
             pass
 
-    shutil.rmtree(path, onerror=onerror)
+    if os.path.lexists(path):
+        shutil.rmtree(path, onerror=onerror)
 
 
 # --- the executor ---------------------------------------------------------------------------
@@ -407,26 +473,43 @@ _LIMIT_SIGNS = (
 )
 
 
-def test_files(instance: Instance) -> list[str]:
-    """The test files to run: those the test patch touches, plus the files of the listed tests."""
-    files: list[str] = []
-    for p in patch_paths(instance.test_patch) + [t.split("::")[0] for t in instance.fail_to_pass + instance.pass_to_pass]:
-        if p.endswith(".py") and p not in files:
-            files.append(p)
-    return files
+def directives_for(instance: Instance, style: str = "files") -> list[str]:
+    """What the test command is given, as swebench derives it: the files the test patch touches
+    (not data files), as paths (`files`) or as Django test labels (`django`)."""
+    out: list[str] = []
+    for path in re.findall(r"diff --git a/.* b/(.*)", instance.test_patch):
+        if any(path.endswith(ext) for ext in NON_TEST_EXTS):
+            continue
+        if style == "django":
+            path = path[: -len(".py")] if path.endswith(".py") else path
+            path = path[len("tests/"):] if path.startswith("tests/") else path
+            path = path.replace("/", ".")
+        if path not in out:
+            out.append(path)
+    return out
+
+
+def offline_setup_command(cmd: str) -> str:
+    """A setup command as run in an attempt: pip installs use only what the environment has."""
+    return re.sub(r"\bpip install\b", "pip install --no-deps --no-build-isolation --no-index", cmd)
 
 
 class LocalExecutor:
-    """Runs attempts one at a time in the calling process (scoring workers run several at once)."""
+    """Runs attempts one at a time in the calling process (scoring workers run several at once).
+
+    Each instance runs in the environment its repository's spec names (harness.swe.envs): the
+    environment's packages are shared read-only; each attempt gets its own small virtualenv on top
+    of them, into which the spec's setup step installs the attempt's working copy (editable)."""
 
     name = "local"
 
-    def __init__(self, repos: RepoStore, limits: Limits | None = None, *, python: str | None = None,
-                 work_root: str | None = None, patch_fallback: bool = True, plugin_autoload: bool = False,
-                 keep: bool = False):
+    def __init__(self, repos: RepoStore, limits: Limits | None = None, *, envs: EnvStore | None = None,
+                 auto_build: bool = False, work_root: str | None = None, patch_fallback: bool = True,
+                 plugin_autoload: bool = False, keep: bool = False):
         self.repos = repos
         self.limits = limits or Limits()
-        self.python = python or sys.executable
+        self.envs = envs or EnvStore(".cache/swe/envs")
+        self.auto_build = auto_build
         self.work_root = Path(work_root or tempfile.gettempdir())
         self.patch_fallback = patch_fallback
         self.plugin_autoload = plugin_autoload
@@ -435,17 +518,44 @@ class LocalExecutor:
     @classmethod
     def from_cfg(cls, cfg: Mapping[str, Any], repos: RepoStore) -> LocalExecutor:
         cfg = dict(cfg or {})
-        return cls(repos, Limits.from_cfg(cfg.get("limits")), python=cfg.get("python"),
-                   work_root=cfg.get("work_root"), patch_fallback=bool(cfg.get("patch_fallback", True)),
+        if cfg.get("python"):
+            from harness.errors import ConfigError
+
+            raise ConfigError("task.executor.python", "replaced by environments (task.executor.envs, "
+                                                      "configs/swe/envs/); see docs/swebench.md")
+        envs_cfg = dict(cfg.get("envs") or {})
+        return cls(repos, Limits.from_cfg(cfg.get("limits")), envs=EnvStore.from_cfg(envs_cfg),
+                   auto_build=bool(envs_cfg.get("auto_build", False)), work_root=cfg.get("work_root"),
+                   patch_fallback=bool(cfg.get("patch_fallback", True)),
                    plugin_autoload=bool(cfg.get("plugin_autoload", False)), keep=bool(cfg.get("keep", False)))
+
+    @classmethod
+    def from_task(cls, cfg: Mapping[str, Any], task: Any) -> LocalExecutor:
+        return cls.from_cfg(cfg, task.repos())
+
+    def environment(self, instance: Instance) -> Env:
+        spec = self.envs.spec_for(instance)
+        env = self.envs.get(spec)
+        if env is None:
+            if not self.auto_build:
+                return self.envs.require(spec)
+            env = self.envs.build(spec, self.repos)
+        return env
+
+    def containment_for(self, env: Env) -> Containment:
+        return containment(env.base_python, str(self.work_root), (str(env.path),))
 
     # The one public call --------------------------------------------------------------------
     def evaluate(self, instance: Instance, patch: str | None) -> ExecResult:
+        """Resolve `instance` with `patch`. An empty patch runs the tests on the unchanged
+        repository (the baseline): status no_patch, never resolved, its test results recorded."""
         t0 = time.time()
         try:
             r = self._evaluate(instance, patch)
         except PatchRejected as e:
             r = ExecResult(status=e.reason, detail=e.detail)
+        except HarnessError as e:
+            r = ExecResult(status=ERROR, detail=str(e))
         except Exception as e:  # an executor failure is the sample's error, not the run's
             log.exception("sandbox: %s failed", instance.instance_id)
             r = ExecResult(status=ERROR, detail=f"{type(e).__name__}: {e}")
@@ -453,12 +563,15 @@ class LocalExecutor:
         return r
 
     def _evaluate(self, instance: Instance, patch: str | None) -> ExecResult:
-        if not patch or not patch.strip():
-            return ExecResult(status=NO_PATCH, detail="empty patch")
-        validate_patch(patch)  # before any repository work
+        empty = not patch or not patch.strip()
+        if not empty:
+            validate_patch(patch or "")  # before any repository work
+        env = self.environment(instance)
         self.work_root.mkdir(parents=True, exist_ok=True)
-        c = containment(self.python, str(self.work_root))
-        self.work_root.mkdir(parents=True, exist_ok=True)
+        c = self.containment_for(env)
+        why = refusal(c)
+        if why:
+            return ExecResult(status=ERROR, detail=why)
         root = Path(tempfile.mkdtemp(prefix="harness-swe-", dir=self.work_root))
         claim = _UidClaim() if c.uid_switch else None
         cgroups: list[Path] = []
@@ -466,19 +579,28 @@ class LocalExecutor:
             os.chmod(root, 0o711)
             repo = root / "repo"
             self.repos.export(instance.repo, instance.base_commit, repo)
-            validate_patch(patch, repo)  # symlinks already in the repository count too
-            applied = self._apply(repo, root / "model.diff", patch)
-            if applied is not None:
-                return applied
+            if not empty:
+                validate_patch(patch or "", repo)  # symlinks already in the repository count too
+                applied = self._apply(repo, root / "model.diff", patch or "")
+                if applied is not None:
+                    return applied
             self._reset_tests(repo, instance)
             for d in ("home", "tmp"):
                 (root / d).mkdir(mode=0o700)
+            self._attempt_venv(env, root / "venv")
             uid = claim.uid if claim else None
             if uid is not None:
-                for d in (repo, root / "home", root / "tmp"):
+                for d in (repo, root / "home", root / "tmp", root / "venv"):
                     _chown_tree(d, uid, uid)
             cgroups = self._make_cgroups(c, root.name)
-            return self._run_tests(instance, root, repo, uid, cgroups)
+            r = self._setup(instance, env, root, repo, uid, cgroups, c)
+            if r is None:
+                r = self._run_tests(instance, env, root, repo, uid, cgroups, c)
+            if empty:
+                r.status, r.resolved = NO_PATCH, False
+                r.detail = "; ".join(x for x in ("empty patch: the tests ran on the unchanged repository",
+                                                  r.detail) if x)
+            return r
         finally:
             for cg in cgroups:
                 _kill_cgroup(cg)
@@ -525,6 +647,17 @@ class LocalExecutor:
             if p.returncode != 0:
                 raise RuntimeError(f"the test patch does not apply: {p.stderr.decode(errors='replace')[-300:]}")
 
+    @staticmethod
+    def _attempt_venv(env: Env, path: Path) -> None:
+        """A virtualenv of the environment's interpreter that sees the environment's packages
+        (processed last, so the attempt's own editable install comes first)."""
+        subprocess.run([env.base_python, "-m", "venv", "--without-pip", str(path)], check=True,
+                       capture_output=True, timeout=120)
+        site = subprocess.run([str(path / "bin" / "python"), "-c",
+                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, timeout=60).stdout.decode().strip()
+        Path(site, "zz_harness_env.pth").write_text(f"import site; site.addsitedir({env.site_packages()!r})\n")
+
     def _make_cgroups(self, c: Containment, name: str) -> list[Path]:
         made = []
         for base, limit_file, value in ((c.cgroup_pids, "pids.max", self.limits.nproc),
@@ -540,10 +673,11 @@ class LocalExecutor:
                 log.warning("sandbox: cgroup %s unusable: %s", cg, e)
         return made
 
-    def _env(self, root: Path) -> dict[str, str]:
-        bindir = os.path.dirname(self.python)
-        env = {
-            "PATH": f"{bindir}:/usr/local/bin:/usr/bin:/bin",
+    def _env(self, root: Path, env: Env) -> dict[str, str]:
+        venv_bin = root / "venv" / "bin"
+        out = {
+            "PATH": f"{venv_bin}:{env.path / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+            "VIRTUAL_ENV": str(root / "venv"),
             "HOME": str(root / "home"),
             "TMPDIR": str(root / "tmp"),
             "USER": "sandbox",
@@ -555,10 +689,14 @@ class LocalExecutor:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "PYTHONNOUSERSITE": "1",
+            "PIP_NO_INDEX": "1",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+            "PIP_NO_CACHE_DIR": "1",
         }
         if not self.plugin_autoload:
-            env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        return env
+            out["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        out.update(env.variables())
+        return out
 
     def _preexec(self, uid: int | None, c: Containment, cgroups: list[Path], shared_nproc: int):
         lim = self.limits
@@ -589,24 +727,22 @@ class LocalExecutor:
                 os.setgroups([])
                 os.setgid(uid)
                 os.setuid(uid)
+            set_pdeathsig(signal.SIGKILL)  # after the uid change, which clears it
             os.umask(0o022)
 
         return preexec
 
-    def _run_tests(self, instance: Instance, root: Path, repo: Path, uid: int | None,
-                   cgroups: list[Path]) -> ExecResult:
-        c = containment(self.python, str(self.work_root))
-        files = test_files(instance)
-        cmd = [self.python, "-m", "pytest", "-rA", "--tb=short", "--color=no", "-p", "no:cacheprovider",
-               f"--rootdir={repo}", *files]
+    def _contained(self, cmd: str, cwd: Path, env: dict[str, str], log_path: Path, uid: int | None,
+                   cgroups: list[Path], c: Containment) -> tuple[int | None, bool, float]:
+        """Run `cmd` (bash) contained; (exit code or None when killed by the timeout, timed out, seconds)."""
         shared = 0 if uid is not None else len(_pids_of_uid(os.getuid()))
-        log_path = root / "test.log"
-        with open(log_path, "wb") as logf:
+        with open(log_path, "ab") as logf:
             os.chmod(log_path, 0o600)
             t0 = time.time()
-            proc = subprocess.Popen(cmd, cwd=repo, env=self._env(root), stdin=subprocess.DEVNULL, stdout=logf,
+            proc = subprocess.Popen(["bash", "-c", cmd], cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf,
                                     stderr=subprocess.STDOUT, close_fds=True,
                                     preexec_fn=self._preexec(uid, c, cgroups, shared))
+            _ACTIVE[proc.pid] = (uid, cgroups)
             timed_out = False
             try:
                 code: int | None = proc.wait(timeout=self.limits.timeout)
@@ -615,7 +751,7 @@ class LocalExecutor:
                 code = None
             finally:
                 try:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the group: pytest and what it started
+                    os.killpg(proc.pid, signal.SIGKILL)  # the group: the runner and what it started
                 except (ProcessLookupError, PermissionError):
                     pass
                 if uid is not None:
@@ -624,18 +760,41 @@ class LocalExecutor:
                     _kill_cgroup(cg)
                 if timed_out:
                     proc.wait()
-        elapsed = time.time() - t0
+                _ACTIVE.pop(proc.pid, None)
+        return code, timed_out, time.time() - t0
+
+    def _setup(self, instance: Instance, env: Env, root: Path, repo: Path, uid: int | None,
+               cgroups: list[Path], c: Containment) -> ExecResult | None:
+        """The spec's setup step in the working copy (offline): None when it succeeded."""
+        log_path = root / "setup.log"
+        for cmd in env.spec.setup:
+            cmd = offline_setup_command(env.fill(cmd))
+            code, timed_out, _ = self._contained(cmd, repo, self._env(root, env), log_path, uid, cgroups, c)
+            if timed_out or code != 0:
+                text = _read_capped(log_path, self.limits.log_bytes)
+                why = "timed out" if timed_out else f"exit {code}"
+                return ExecResult(status=OK, resolved=False, detail=f"the setup step failed ({why}): {cmd}",
+                                  log_tail=text[-4000:])
+        return None
+
+    def _run_tests(self, instance: Instance, env: Env, root: Path, repo: Path, uid: int | None,
+                   cgroups: list[Path], c: Containment) -> ExecResult:
+        directives = directives_for(instance, env.spec.directives)
+        cmd = " ".join([env.spec.test_cmd, *(shlex.quote(d) for d in directives)])
+        log_path = root / "test.log"
+        code, timed_out, elapsed = self._contained(cmd, repo, self._env(root, env), log_path, uid, cgroups, c)
         text = _read_capped(log_path, self.limits.log_bytes)
         limits = [name for name, rx in _LIMIT_SIGNS if rx.search(text)]
-        if proc.returncode == -signal.SIGXCPU or (code is not None and code < 0 and elapsed >= self.limits.cpu_seconds):
+        if code == -signal.SIGXCPU or code == 128 + signal.SIGXCPU or (
+                code is not None and code < 0 and elapsed >= self.limits.cpu_seconds):
             limits.append("cpu")
         if timed_out:
             limits.append("wall_clock")
             return ExecResult(status=TIMEOUT, detail=f"tests exceeded {self.limits.timeout:g}s (killed)",
                               limits=limits, log_tail=text[-4000:])
-        resolved, report, note = grade(text, code, instance, workdir=root)
-        return ExecResult(status=OK, resolved=resolved, tests=report, limits=limits, detail=note,
-                          log_tail=text[-4000:])
+        g = grade(text, code, instance, parser=env.spec.parser, workdir=root)
+        return ExecResult(status=OK, resolved=g.resolved, tests=g.tests, limits=limits, detail=g.note,
+                          log_tail=text[-4000:], collected=g.collected, unmatched=g.unmatched)
 
 
 def _read_capped(path: Path, cap: int) -> str:
@@ -649,3 +808,11 @@ def _read_capped(path: Path, cap: int) -> str:
             data = head + b"\n[... log cut ...]\n" + f.read()
     return data.decode("utf-8", errors="replace")
 
+
+
+def probed() -> dict[str, Any]:
+    """What containment this process found (the last probe; a fresh one for the harness's own
+    interpreter when nothing ran here), for metrics.json."""
+    if _CONTAINMENT:
+        return list(_CONTAINMENT.values())[-1].to_json()
+    return containment().to_json()

@@ -153,6 +153,10 @@ class DockerExecutor:
         return cls(dataset=d.get("dataset_name"), split=split, timeout=int(d.get("timeout") or 1800),
                    max_workers=int(d.get("max_workers") or 1), workdir=d.get("workdir"), check=check)
 
+    @classmethod
+    def from_task(cls, cfg: Mapping[str, Any], task: Any) -> DockerExecutor:
+        return cls.from_cfg(cfg, split=task.cfg.get("split") or "test")
+
     def check_instances(self, instances: Iterable[Instance]) -> None:
         """Without a dataset, every instance row must carry what swebench needs to run it."""
         if self.dataset:

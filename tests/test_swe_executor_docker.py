@@ -24,7 +24,7 @@ from swebench.harness.utils import get_predictions_from_file, load_swebench_data
 
 from harness.errors import ConfigError
 from harness.swe import Instance
-from harness.swe import docker as dk
+from harness.swe.executors import docker as dk
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = json.loads((ROOT / "data" / "swe_mini" / "instances.jsonl").read_text().splitlines()[0])

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.sandbox import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
 from harness.swe import Instance
+from harness.swe.envs import EnvStore, SpecTable
+from harness.swe.executors.local import UID_BASE, UID_SPAN, Limits, LocalExecutor, _pids_of_uid, containment
 from harness.swe.repos import RepoStore, build_repo_from_dir, git
 
 BASE = {
@@ -49,6 +50,15 @@ TEST_PATCH = "\n".join([
 ]) + "\n"
 
 
+SPEC = """repo: "local/*"
+versions:
+  "*":
+    python: current
+    inherit_site_packages: true
+    test_cmd: "python -m pytest -rA --tb=short -p no:cacheprovider"
+"""
+
+
 def _root() -> Path:
     """A work root that an unprivileged sandbox uid can traverse (pytest's tmp_path cannot)."""
     d = Path(tempfile.mkdtemp(prefix="harness-swe-test-"))
@@ -68,7 +78,11 @@ def env():
     work = root / "work"
     work.mkdir()
     os.chmod(work, 0o711)
-    yield {"root": root, "sha": sha, "store": RepoStore(cache), "work": work}
+    specs = root / "specs"
+    specs.mkdir()
+    (specs / "local.yaml").write_text(SPEC)
+    envs = EnvStore(root / "envs", specs=SpecTable([specs]))
+    yield {"root": root, "sha": sha, "store": RepoStore(cache), "work": work, "envs": envs}
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -85,7 +99,7 @@ def _executor(env, **limits) -> LocalExecutor:
     lim = dict(timeout=10, cpu_seconds=10, address_space=1 << 30, memory=1 << 30, file_size=16 << 20,
                nproc=32, nofile=256)
     lim.update(limits)
-    return LocalExecutor(env["store"], Limits(**lim), work_root=str(env["work"]))
+    return LocalExecutor(env["store"], Limits(**lim), envs=env["envs"], auto_build=True, work_root=str(env["work"]))
 
 
 def _sandbox_processes() -> list[int]:
@@ -151,7 +165,9 @@ def test_gold_resolves_empty_does_not_and_base_fails(env):
     gold = ex.evaluate(_instance(env), GOLD)
     assert gold.status == "ok" and gold.resolved, gold.summary()
     assert gold.tests["FAIL_TO_PASS"]["success"] == ["tests/test_core.py::test_add"]
-    assert ex.evaluate(_instance(env), "").status == "no_patch"
+    empty = ex.evaluate(_instance(env), "")  # the baseline: the tests run on the unchanged repository
+    assert empty.status == "no_patch" and not empty.resolved and empty.collected
+    assert empty.tests["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_add"]
     noop = "diff --git a/NOTES b/NOTES\nnew file mode 100644\n--- /dev/null\n+++ b/NOTES\n@@ -0,0 +1 @@\n+x\n"
     base = ex.evaluate(_instance(env), noop)
     assert base.status == "ok" and not base.resolved
@@ -277,3 +293,90 @@ def test_repo_store_export_is_a_fresh_copy(env, tmp_path):
     assert git(["status", "--porcelain"], dest).stdout == b""
     # the source repository's objects are not shared
     assert not (dest / ".git" / "objects" / "info" / "alternates").exists()
+
+
+def test_no_root_tests_without_the_unprivileged_uid(env, monkeypatch):
+    from harness.swe.executors import local
+
+    c = local.Containment(root=True, uid_switch=False, warnings=["an unprivileged uid cannot run x: denied"])
+    assert "refusing" in local.refusal(c) and "denied" in local.refusal(c)
+    assert local.refusal(local.Containment(root=True, uid_switch=True)) is None
+    monkeypatch.setattr(LocalExecutor, "containment_for", lambda self, e: c)
+    r = _executor(env).evaluate(_instance(env), GOLD)
+    assert r.status == "error" and "would run as root" in r.detail and not r.resolved
+    assert list(env["work"].iterdir()) == []
+
+
+KILLED_HARNESS = """
+import sys
+from harness.swe import Instance
+from harness.swe.envs import EnvStore, SpecTable
+from harness.swe.executors.local import Limits, LocalExecutor, install_cleanup_handlers
+from harness.swe.repos import RepoStore
+import json
+root, row, patch = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+install_cleanup_handlers()
+ex = LocalExecutor(RepoStore(root + "/cache"), Limits(timeout=600, cpu_seconds=600),
+                   envs=EnvStore(root + "/envs", specs=SpecTable([root + "/specs"])), auto_build=True,
+                   work_root=root + "/work")
+ex.evaluate(Instance.from_row(row), patch)
+"""
+
+
+def _with_token(token: str) -> list[int]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if token.encode() in Path(entry.path, "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_killed_harness_leaves_no_test_processes(env):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    token = f"harness-orphan-{uuid.uuid4().hex}"
+    body = ("import subprocess, sys, time\n"
+            f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(10_000)', {token!r}])\n"
+            "time.sleep(10_000)\n")
+    row = _instance(env).to_row()
+    harness = subprocess.Popen([sys.executable, "-c", KILLED_HARNESS, str(env["root"]), json.dumps(row),
+                                _hostile_patch(body)], env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    try:
+        deadline = time.time() + 240
+        while not _with_token(token) and time.time() < deadline and harness.poll() is None:
+            time.sleep(0.5)
+        assert _with_token(token), "the test process never started"
+        harness.send_signal(signal.SIGTERM)
+        harness.wait(timeout=60)
+        deadline = time.time() + 20
+        while _with_token(token) and time.time() < deadline:
+            time.sleep(0.5)
+        assert _with_token(token) == [], "test processes outlived the harness"
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+        for pid in _with_token(token):
+            os.kill(pid, 9)
+        for d in env["work"].iterdir():  # the killed attempt could not remove its directory
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def test_removing_an_attempt_never_touches_its_parent(tmp_path):
+    from harness.swe.executors.local import _rmtree
+
+    parent = tmp_path / "parent"
+    (parent / "attempt" / "locked").mkdir(parents=True)
+    (parent / "attempt" / "locked" / "f").write_text("x")
+    os.chmod(parent / "attempt" / "locked", 0o500)  # what a test may leave behind
+    os.chmod(parent, 0o1777)
+    _rmtree(parent / "attempt")
+    _rmtree(parent / "attempt")  # already gone: nothing to do
+    assert not (parent / "attempt").exists()
+    assert (parent.stat().st_mode & 0o7777) == 0o1777
