@@ -22,7 +22,7 @@ from harness.errors import HarnessError
 
 def build(task_name: str, overrides: list[str], instances: list[str] | None, force: bool) -> int:
     from harness.swe import Instance
-    from harness.swe.envs import EnvStore
+    from harness.swe.envs import EnvSpec, EnvStore
     from harness.swe.validate import compose_task
 
     task = compose_task(task_name, overrides)
@@ -31,7 +31,7 @@ def build(task_name: str, overrides: list[str], instances: list[str] | None, for
         rows = [r for r in rows if r["instance_id"] in set(instances)]
     store = EnvStore.from_cfg(task.executor_cfg.get("envs"))
     repos = task.repos()
-    specs: dict[str, object] = {}
+    specs: dict[str, EnvSpec] = {}
     users: dict[str, list[str]] = {}
     for row in rows:
         inst = Instance.from_row(row)
@@ -40,14 +40,14 @@ def build(task_name: str, overrides: list[str], instances: list[str] | None, for
         users.setdefault(spec.key, []).append(inst.instance_id)
     failed = 0
     for i, (key, spec) in enumerate(specs.items(), 1):
-        have = store.get(spec) is not None  # type: ignore[arg-type]
+        have = store.get(spec) is not None
         print(f"[{i}/{len(specs)}] {key} ({len(users[key])} instances): "
               f"{'present' if have and not force else 'building'}", flush=True)
         if have and not force:
             continue
         t0 = time.time()
         try:
-            env = store.build(spec, repos, force=force)  # type: ignore[arg-type]
+            env = store.build(spec, repos, force=force)
             print(f"    built in {time.time() - t0:.0f}s: {env.path}", flush=True)
         except HarnessError as e:
             failed += 1

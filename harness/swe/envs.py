@@ -354,8 +354,8 @@ def _run(cmd: list[str] | str, cwd: Path, env: Mapping[str, str], logf: Any, wha
     shell = isinstance(cmd, str)
     logf.write(f"$ {cmd if shell else ' '.join(shlex.quote(c) for c in cmd)}\n")
     logf.flush()
-    p = subprocess.run(cmd if not shell else ["bash", "-c", cmd], cwd=str(cwd), env=dict(env), stdout=logf,
-                       stderr=subprocess.STDOUT, timeout=timeout)
+    argv = ["bash", "-c", cmd] if isinstance(cmd, str) else cmd
+    p = subprocess.run(argv, cwd=str(cwd), env=dict(env), stdout=logf, stderr=subprocess.STDOUT, timeout=timeout)
     if p.returncode != 0:
         raise EnvError(f"{what} failed (exit {p.returncode}): {cmd if shell else ' '.join(cmd)}; see {logf.name}")
 
@@ -418,8 +418,10 @@ class EnvStore:
         from harness.tasks.swebench import project_path
 
         cfg = dict(cfg or {})
-        dirs = [SPEC_DIR] + [project_path(d, must_exist=True) for d in (cfg.get("specs") or [])]
-        return cls(project_path(cfg.get("root") or ".cache/swe/envs"), specs=SpecTable(dirs),
+        dirs = [SPEC_DIR] + [p for d in (cfg.get("specs") or []) if (p := project_path(d, must_exist=True))]
+        root = project_path(cfg.get("root") or ".cache/swe/envs")
+        assert root is not None  # a non-empty path
+        return cls(root, specs=SpecTable(dirs),
                    resources=[str(project_path(r)) for r in (cfg.get("resources") or [])],
                    interpreters={str(k): str(v) for k, v in (cfg.get("interpreters") or {}).items()},
                    pip_cache=project_path(cfg.get("pip_cache")) if cfg.get("pip_cache") else None)
