@@ -22,7 +22,7 @@ from harness.manifest import base_manifest
 from harness.runs.identity import MODEL_NOT_IDENTITY, run_identity
 from harness.runs.records import Invocation, Manifest, Metrics, RunStatus, utc_now
 from harness.scorer import score_file
-from harness.store import RunStore, identity_hash
+from harness.store import RunStore, identity_hash, next_scores_path
 from harness.tasks import Task, build_task
 from harness.types import Problem, Request, SamplingParams, Score
 
@@ -138,6 +138,7 @@ def _open_run(ec: EvalConfig, cfg: Mapping[str, Any], task: Task, prompt_cfg: Ma
         store, status = reuse.find_latest(ec.run.results_dir, ident)
         if store is not None and status == "complete":
             reuse.note_rescore(store, cfg)  # its config.yaml follows the new scoring settings
+            store.scores_path = next_scores_path(store.path)  # a new scores version; the old one stays
     if store is not None:
         store.acquire(lock)  # RunLockedError when another command is working on it
         reuse.join_study(store, cfg)

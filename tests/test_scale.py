@@ -166,6 +166,8 @@ def test_finished_run_is_reused_rescored_or_redone_on_request(tmp_path, replay_f
     last = json.loads(store.manifest_path.read_text())["invocations"][-1]
     assert last["to_generate"] == 0 and last["resumed"] is True
     assert "timeout_seconds: 7" in store.config_path.read_text()
+    assert (store.path / "scores.v2.jsonl").is_file()  # the re-score is a new version beside the old
+    assert store.scores_path.stat().st_mtime_ns == before
     assert run(replay_cfg(replay_file, res, "task.scoring.timeout_seconds=7"))[1]["reused"] is True
     # resume=false and a new seed each make a new run
     run(replay_cfg(replay_file, res, "resume=false"))
