@@ -88,6 +88,11 @@ class Manifest:
     protocol: dict[str, Any] = field(default_factory=dict)
     backend: dict[str, Any] | None = None
     invocations: list[Invocation] = field(default_factory=list)
+    # the study (repeats over seeds) the run belongs to, and every study that reused it
+    study: dict[str, Any] | None = None
+    studies: list[dict[str, Any]] = field(default_factory=list)
+    # the grader settings the run's newest scores were made with (a change re-scores, never regenerates)
+    scoring_identity: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -108,7 +113,7 @@ class Manifest:
                 v = [i.to_json() for i in v]
             elif f.name == "status":
                 v = str(v)
-            elif v is None and f.name in ("backend", "completed"):
+            elif v is None and f.name in ("backend", "completed", "scoring_identity"):
                 continue
             d[f.name] = v
         return d
