@@ -232,16 +232,16 @@ def _protocol(where: str, proto: Any) -> dict[str, Any]:
         raise ClaimsError(f"{where}: unknown protocol key(s) {', '.join(unknown)} "
                           f"(known: {', '.join(PROTOCOL_KEYS)})")
     # `grader` is either one of our grader profiles (the verdict then uses that profile) or a
-    # description of the source's own grader ("LLM verifier (...)"), recorded and shown; a value
-    # that looks like a misspelt profile ("strcit") is an error
+    # description in words of the source's own grader ("LLM verifier (...)"), recorded and shown;
+    # a single word that is not a profile is taken for a wrong profile name
     g = proto.get("grader")
-    if g is not None:
+    if g is not None and (not isinstance(g, str) or (g not in GRADERS and len(g.split()) < 2)):
         import difflib
 
         near = difflib.get_close_matches(str(g).strip().lower(), GRADERS, n=1, cutoff=0.7)
-        if not isinstance(g, str) or (g not in GRADERS and near):
-            raise ClaimsError(f"{where}: protocol.grader {g!r} is not one of {', '.join(GRADERS)}"
-                              + (f" (did you mean {near[0]}?)" if near else ""))
+        raise ClaimsError(f"{where}: protocol.grader {g!r} is not one of {', '.join(GRADERS)}"
+                          + (f" (did you mean {near[0]}?)" if near else
+                             " (or describe the source's own grader in words)"))
     k = proto.get("k")
     if k is not None:
         ks = list(k) if isinstance(k, (list, tuple)) else [k]

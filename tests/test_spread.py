@@ -39,7 +39,7 @@ def _external(tmp_path, rows: str):
     ext.mkdir()
     (ext / "x.yaml").write_text(
         "source: {id: x, label: X, document: d, url: 'https://example.org', kind: reproduction}\n"
-        "protocol: {temperature: 0.6, top_p: 0.95, max_tokens: 32768, grader: rule-based}\n"
+        "protocol: {temperature: 0.6, top_p: 0.95, max_tokens: 32768, grader: rule-based answer check}\n"
         f"results:\n{rows}")
     return ext
 
