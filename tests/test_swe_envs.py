@@ -105,6 +105,11 @@ def test_swebench_environment_files_pin_the_environment(tmp_path):
     assert store.spec_for(inst(iid="django__django-11133")).requirements  # no file: the YAML's own
 
 
+def test_frozen_environment_keeps_the_specs_pip_and_pytest_pins(tmp_path):
+    assert E._kept_with_frozen("pip<25.3") and E._kept_with_frozen("pytest-xdist==2.5")
+    assert not E._kept_with_frozen("pipdeptree") and not E._kept_with_frozen("setuptools<60")
+
+
 def test_missing_interpreter_is_named():
     with pytest.raises(E.InterpreterMissing, match=r"no Python 2\.1 interpreter.*pyenv install 2\.1.*"
                                                    r"task\.executor\.envs\.interpreters"):

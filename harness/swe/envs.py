@@ -245,6 +245,13 @@ def parse_environment_yml(text: str) -> tuple[str | None, list[str]]:
     return python, reqs
 
 
+def _kept_with_frozen(requirement: str) -> bool:
+    """A spec package that stays next to a frozen environment's pins: pytest plugins, and pins of
+    pip itself (the frozen files drop pip with the conda packages; a spec may need an older one)."""
+    name = re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower()
+    return name.startswith("pytest") or name == "pip"
+
+
 def instance_resource(instance_id: str, repo: str, dirs: Iterable[Path]) -> Path | None:
     number = instance_id.rsplit("-", 1)[-1]
     for d in dirs:
@@ -435,7 +442,7 @@ class EnvStore:
         if res is not None:
             python, pins = parse_environment_yml(res.read_text(encoding="utf-8"))
             spec = replace(spec, python=python or spec.python,
-                           packages=tuple(pins) + tuple(p for p in spec.packages if p.startswith("pytest")),
+                           packages=tuple(pins) + tuple(p for p in spec.packages if _kept_with_frozen(p)),
                            requirements=(), environment_yml=(), source=f"{spec.source} + {res}")
         return spec
 
