@@ -105,6 +105,24 @@ def test_swebench_environment_files_pin_the_environment(tmp_path):
     assert store.spec_for(inst(iid="django__django-11133")).requirements  # no file: the YAML's own
 
 
+def test_frozen_environment_keeps_the_specs_pip_and_pytest_pins(tmp_path):
+    assert E._kept_with_frozen("pip<25.3") and E._kept_with_frozen("pytest-xdist==2.5")
+    assert not E._kept_with_frozen("pipdeptree") and not E._kept_with_frozen("setuptools<60")
+
+
+def test_keep_frozen_pins_applies_only_with_a_frozen_file(tmp_path):
+    (tmp_path / "acme__widgets.yaml").write_text(
+        'repo: acme/widgets\nversions:\n  "1.0":\n    python: "3.9"\n    keep_frozen_pins: true\n')
+    d = tmp_path / "res" / "acme__widgets" / "7"
+    d.mkdir(parents=True)
+    (d / "environment.yml").write_text("dependencies:\n  - python=3.9.1\n  - pip:\n    - attrs==23.1.0\n")
+    store = E.EnvStore(tmp_path / "envs", specs=E.SpecTable([tmp_path]), resources=[tmp_path / "res"])
+    frozen = store.spec_for(inst(repo="acme/widgets", version="1.0", iid="acme__widgets-7"))
+    plain = store.spec_for(inst(repo="acme/widgets", version="1.0", iid="acme__widgets-8"))
+    assert frozen.keep_frozen_pins and frozen.content()["keep_frozen_pins"] is True
+    assert not plain.keep_frozen_pins and "keep_frozen_pins" not in plain.content()
+
+
 def test_missing_interpreter_is_named():
     with pytest.raises(E.InterpreterMissing, match=r"no Python 2\.1 interpreter.*pyenv install 2\.1.*"
                                                    r"task\.executor\.envs\.interpreters"):

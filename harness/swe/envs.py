@@ -68,7 +68,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPEC_DIR = PROJECT_ROOT / "configs" / "swe" / "envs"
 MARKER = "harness-env.json"
 FIELDS = {"system", "notes", "python", "packages", "requirements", "environment_yml", "setup", "cache", "env", "test_cmd",
-          "inherit_site_packages", "log_parser", "directives", "build_setup"}
+          "inherit_site_packages", "log_parser", "directives", "build_setup", "keep_frozen_pins"}
 # conda packages of swebench's environment files that are not Python distributions on PyPI
 CONDA_ONLY = re.compile(r"^(_.*|lib.*|python|pip|ca-certificates|certifi|ld_impl_linux-64|ncurses|openssl|readline|"
                         r"sqlite|tk|xz|zlib|bzip2|tzdata|expat|icu|intel-openmp|mkl.*|blas|openblas|krb5|"
@@ -107,6 +107,7 @@ class EnvSpec:
     directives: str = "files"
     log_parser: str | None = None
     inherit_site_packages: bool = False
+    keep_frozen_pins: bool = False  # with a frozen environment file: the build's setup step may not move its pins
     setup_commit: str | None = None  # the commit requirement files and build-time setup are read at
     fallback_commit: str | None = None  # used when setup_commit is not in the clone (not hashed)
     source: str = ""  # which file(s) it came from
@@ -119,7 +120,8 @@ class EnvSpec:
                 "environment_yml": list(self.environment_yml),
                 "setup": list(self.setup) if self.build_setup else [], "cache": list(self.cache),
                 "inherit_site_packages": self.inherit_site_packages,
-                "setup_commit": self.setup_commit if reads_repo else None}
+                "setup_commit": self.setup_commit if reads_repo else None,
+                **({"keep_frozen_pins": True} if self.keep_frozen_pins else {})}
 
     @property
     def key(self) -> str:
@@ -202,6 +204,7 @@ class SpecTable:
             test_cmd=str(merged.get("test_cmd") or "python -m pytest -rA"),
             directives=str(merged.get("directives") or "files"), log_parser=merged.get("log_parser"),
             inherit_site_packages=bool(merged.get("inherit_site_packages", False)),
+            keep_frozen_pins=bool(merged.get("keep_frozen_pins", False)),
             setup_commit=setup_commit, source=str(path))
 
 
@@ -243,6 +246,19 @@ def parse_environment_yml(text: str) -> tuple[str | None, list[str]]:
         elif m:
             reqs.append(str(dep).replace(" ", ""))
     return python, reqs
+
+
+def _freeze(pip: list[str], env: Mapping[str, str]) -> dict[str, str]:
+    """{normalized name: version} of what pip lists as installed."""
+    out = subprocess.run(pip + ["list", "--format=json"], capture_output=True, env=env, check=True).stdout
+    return {re.sub(r"[-_.]+", "-", d["name"]).lower(): d["version"] for d in json.loads(out)}
+
+
+def _kept_with_frozen(requirement: str) -> bool:
+    """A spec package that stays next to a frozen environment's pins: pytest plugins, and pins of
+    pip itself (the frozen files drop pip with the conda packages; a spec may need an older one)."""
+    name = re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower()
+    return name.startswith("pytest") or name == "pip"
 
 
 def instance_resource(instance_id: str, repo: str, dirs: Iterable[Path]) -> Path | None:
@@ -435,8 +451,10 @@ class EnvStore:
         if res is not None:
             python, pins = parse_environment_yml(res.read_text(encoding="utf-8"))
             spec = replace(spec, python=python or spec.python,
-                           packages=tuple(pins) + tuple(p for p in spec.packages if p.startswith("pytest")),
+                           packages=tuple(pins) + tuple(p for p in spec.packages if _kept_with_frozen(p)),
                            requirements=(), environment_yml=(), source=f"{spec.source} + {res}")
+        else:
+            spec = replace(spec, keep_frozen_pins=False)
         return spec
 
     def path(self, spec: EnvSpec) -> Path:
@@ -535,6 +553,7 @@ class EnvStore:
                         if build_reqs:
                             _run(pip + ["install", *build_reqs], repo, env, logf, "installing the build requirements")
                         renv = {**env, **Env(path, spec, base).variables()}
+                        before = _freeze(pip, env) if spec.keep_frozen_pins else {}
                         for cmd in spec.setup:
                             cmd = Env(path, spec, base).fill(cmd)
                             try:
@@ -546,6 +565,9 @@ class EnvStore:
                                 # (PEP 660): build with the environment's own setuptools instead
                                 _run(cmd.replace("pip install", "pip install --no-build-isolation", 1), repo,
                                      renv, logf, "the setup step at environment_setup_commit")
+                        moved = [f"{n}=={v}" for n, v in before.items() if _freeze(pip, env).get(n, v) != v]
+                        if moved:  # the checkout at environment_setup_commit asked for other versions
+                            _run(pip + ["install", "--no-deps", *moved], repo, env, logf, "restoring the frozen pins")
                         self._remove_own_distribution(py, repo, env, logf)
                 cenv = {**env, **Env(path, spec, base).variables(), "HOME": str(path / "cache")}
                 for cmd in spec.cache:
