@@ -118,20 +118,7 @@ def scoring_identity(cfg: Mapping[str, Any]) -> str:
 
 def find_latest(results_dir: Path, ident: str) -> tuple[RunStore | None, str | None]:
     """The latest run with this identity and its status ("complete", "running", ...)."""
-    runs = results_dir / "runs"
-    if not runs.is_dir():
-        return None, None
-    for d in sorted((p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
-        mf = d / "manifest.json"
-        if not mf.is_file():
-            continue
-        try:
-            m = json.loads(mf.read_text())
-        except json.JSONDecodeError:
-            continue
-        if m.get("identity") == ident:
-            return RunStore(d), m.get("status")
-    return None, None
+    return RunStore.find_latest(results_dir, ident)
 
 
 def finished(store: RunStore, cfg: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -194,12 +194,12 @@ class RunStore:
         raise RuntimeError(f"could not create a run directory under {runs}")
 
     @classmethod
-    def find_resumable(cls, results_dir: Path, ident: str) -> RunStore | None:
-        """The latest run with this identity that did not finish."""
+    def with_identity(cls, results_dir: Path, ident: str) -> Iterator[tuple[RunStore, str | None]]:
+        """(run, status) of every run with this identity, newest first."""
         runs = results_dir / "runs"
         if not runs.is_dir():
-            return None
-        for d in sorted(runs.iterdir(), reverse=True):
+            return
+        for d in sorted((p for p in runs.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
             mf = d / "manifest.json"
             if not mf.is_file():
                 continue
@@ -207,9 +207,19 @@ class RunStore:
                 m = json.loads(mf.read_text())
             except json.JSONDecodeError:
                 continue
-            if m.get("identity") == ident and m.get("status") != RunStatus.COMPLETE:
-                return cls(d)
-        return None
+            if m.get("identity") == ident:
+                yield cls(d), m.get("status")
+
+    @classmethod
+    def find_latest(cls, results_dir: Path, ident: str) -> tuple[RunStore | None, str | None]:
+        """The latest run with this identity and its status ("complete", "running", ...)."""
+        return next(cls.with_identity(results_dir, ident), (None, None))
+
+    @classmethod
+    def find_resumable(cls, results_dir: Path, ident: str) -> RunStore | None:
+        """The latest run with this identity that did not finish."""
+        return next((store for store, status in cls.with_identity(results_dir, ident)
+                     if status != RunStatus.COMPLETE), None)
 
     @classmethod
     def list_runs(cls, results_dir: Path) -> list[RunStore]:
