@@ -132,6 +132,24 @@ def majority(problem_votes: Sequence[Vote]) -> bool:
     return best is not None and any(ok for g, ok in problem_votes if g == best)
 
 
+def budget_curve(problems: Sequence[Sequence[tuple[bool, int | None]]], cap: int) -> list[tuple[int, float]]:
+    """(B, pass@1 at output budget B) for B = 16, 32, ... up to cap, from (correct, output tokens)
+    per sample of each problem: a sample counts at B only if correct and within B tokens (unknown
+    counts use cap)."""
+    if cap <= 0 or not problems:
+        return []
+    budgets, b = [], 16
+    while b < cap:
+        budgets.append(b)
+        b *= 2
+    budgets.append(cap)
+    out = []
+    for B in budgets:
+        acc = sum(sum(1 for ok, t in ss if ok and (t if t is not None else cap) <= B) / len(ss) for ss in problems)
+        out.append((B, acc / len(problems)))
+    return out
+
+
 # -- per problem ----------------------------------------------------------------------------------
 
 @dataclass

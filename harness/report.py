@@ -26,7 +26,7 @@ from typing import Any
 from harness import grader_band
 from harness.claims import BENCHMARKS, Claim, ExternalResult, Registry, load_registry
 from harness.errors import HarnessError
-from harness.metrics import SameAnswer, Vote, per_problem, votes
+from harness.metrics import SameAnswer, Vote, budget_curve, per_problem, votes
 from harness.store import RunStore, atomic_write
 from harness.types import Score
 from harness.verdict import (
@@ -201,21 +201,7 @@ def budget_points(run: RunData) -> list[tuple[int, float]]:
     """(B, pass@1 at output budget B) for B = 16, 32, ... up to the run's max_tokens: a sample
     counts as correct at B only if correct and output_tokens <= B (unknown counts use max_tokens)."""
     cap = int(run.protocol.get("max_tokens") or run.metrics.get("max_output_tokens") or 0)
-    if cap <= 0:
-        return []
-    budgets, b = [], 16
-    while b < cap:
-        budgets.append(b)
-        b *= 2
-    budgets.append(cap)
-    out = []
-    for B in budgets:
-        acc = 0.0
-        for ss in run.by_problem:
-            ok = sum(1 for s in ss if s.correct and (s.output_tokens if s.output_tokens is not None else cap) <= B)
-            acc += ok / len(ss)
-        out.append((B, acc / len(run.by_problem)))
-    return out
+    return budget_curve([[(bool(s.correct), s.output_tokens) for s in ss] for ss in run.by_problem], cap)
 
 
 def primary_value(run: RunData) -> float:

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.metrics import SameAnswer, ks_for, majority, majority_group, pass_at_k, votes
+from harness.metrics import SameAnswer, budget_curve, ks_for, majority, majority_group, pass_at_k, votes
 from harness.store import RunStore, atomic_write, read_jsonl
 
 log = logging.getLogger(__name__)
@@ -158,19 +158,8 @@ def curves_svg(problems: Sequence[Mapping[str, Any]], max_tokens: int | None) ->
     parts = [_svg_plot("pass@k and cons@k", [("pass@k", "#1f77b4", passk), ("cons@k", "#d62728", cons)],
                        "k (samples per problem)")]
     if max_tokens:
-        budgets, b = [], 16
-        while b < max_tokens:
-            budgets.append(b)
-            b *= 2
-        budgets.append(max_tokens)
-        pts = []
-        for B in budgets:
-            acc = 0.0
-            for p in problems:
-                ok = sum(1 for s in p["samples"]
-                         if s["correct"] and (s["tokens"] if s["tokens"] is not None else max_tokens) <= B)
-                acc += ok / len(p["samples"])
-            pts.append((B, 100 * acc / N))
+        pts = [(B, 100 * v) for B, v in budget_curve(
+            [[(bool(x["correct"]), x["tokens"]) for x in p["samples"]] for p in problems], max_tokens)]
         parts.append(_svg_plot("pass@1 by output-token budget", [("pass@1", "#2ca02c", pts)], "output tokens"))
     return "".join(parts)
 
