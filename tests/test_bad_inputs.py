@@ -402,3 +402,70 @@ def test_run_records_round_trip_unknown_fields(tmp_path):
     metrics = store.read_metrics()
     assert metrics.get("pass@1") == 1.0 and metrics.problems_loaded == 2
     assert json.loads(store.metrics_path.read_text()) == metrics.to_json()
+
+
+# -- replay and dataset files as other tools write them, and as they get damaged -------------------
+
+@pytest.mark.parametrize("content, message", [
+    (b"\xff\xfe not text\n", r"bad.jsonl:1: not UTF-8 text"),
+    (b'"just a string"\n', r"bad.jsonl:1: each line must be a JSON object"),
+    (b'{"id": "sample/algebra/1.json", "completion": "x", "sample": "first"}\n',
+     r"bad.jsonl:1: \"sample\" must be a whole number"),
+    (b'{"id": "sample/algebra/1.json", "completion": {"text": "x"}}\n', r"bad.jsonl:1: the completion must be text"),
+])
+def test_damaged_replay_lines_are_data_errors_naming_the_line(tmp_path, content, message):
+    outs = tmp_path / "bad.jsonl"
+    outs.write_bytes(content)
+    with pytest.raises(DataError, match=message):
+        run_eval(replay_cfg(tmp_path, outs))
+
+
+def test_null_completion_is_a_failed_sample_not_the_text_null(tmp_path):
+    outs = replay_file(tmp_path / "outs.jsonl", 1, rows=ROWS[:2])
+    with open(outs, "a") as f:
+        f.write(json.dumps({"id": ROWS[2]["unique_id"], "completion": None}) + "\n")
+    store, m = run_eval(replay_cfg(tmp_path, outs))
+    samples = {s["id"]: s for s in read_jsonl(store.samples_path)}
+    failed = samples[ROWS[2]["unique_id"]]
+    assert failed["finish_reason"] == "error" and failed["text"] == "" and "null" in failed["error"]
+    scores = {s["id"]: s for s in read_jsonl(store.path / "scores.jsonl")}
+    assert scores[ROWS[2]["unique_id"]]["correct"] is False
+
+
+def test_other_tools_finish_reasons_are_read(tmp_path, caplog):
+    outs = tmp_path / "outs.jsonl"
+    reasons = ["EOS", "max_tokens", "truncated", "weird-reason"]
+    with open(outs, "w") as f:
+        for r, why in zip(ROWS, reasons, strict=False):
+            f.write(json.dumps({"id": r["unique_id"], "completion": f"So \\boxed{{{r['answer']}}}.",
+                                "finish_reason": why}) + "\n")
+    store, _ = run_eval(replay_cfg(tmp_path, outs))
+    got = [s["finish_reason"] for s in read_jsonl(store.samples_path)]
+    assert got == ["stop", "length", "length", "unknown"]
+    assert "'weird-reason' is not one the harness knows" in caplog.text
+
+
+def test_replay_path_that_is_a_directory_says_so(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        run_eval(replay_cfg(tmp_path, tmp_path))
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", r"the file is empty"),
+    (b"\xff\xfe\n", r"could not read .* as json: 'utf-8' codec can't decode"),
+])
+def test_damaged_dataset_file_is_one_data_error(tmp_path, content, message):
+    data = tmp_path / "problems.jsonl"
+    data.write_bytes(content)
+    outs = replay_file(tmp_path / "outs.jsonl", 1, rows=ROWS[:1])
+    with pytest.raises(DataError, match=message):
+        run_eval(replay_cfg(tmp_path, outs, f"task.data_files={data}"))
+
+
+def test_dataset_as_csv_is_read(tmp_path):
+    data = tmp_path / "problems.csv"
+    data.write_text("unique_id,problem,answer\nq1,What is 2+3?,5\nq2,What is 2*3?,6\n")
+    outs = tmp_path / "outs.jsonl"
+    outs.write_text('{"id": "q1", "completion": "So \\\\boxed{5}."}\n{"id": "q2", "completion": "So \\\\boxed{7}."}\n')
+    _, m = run_eval(replay_cfg(tmp_path, outs, f"task.data_files={data}"))
+    assert m["pass@1"] == 0.5

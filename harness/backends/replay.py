@@ -5,7 +5,11 @@ File format, JSONL, one line per completion:
      "finish_reason": <"stop"|"length", optional>, "output_tokens": <int, optional>}
 
 A line without a finish reason is recorded as "unknown" (not "stop"): graders then decide from the
-text itself whether the completion finished.
+text itself whether the completion finished. Other tools' spellings are read ("eos", "max_tokens",
+"truncated", ...: see FINISH_ALIASES); an unrecognised one is "unknown", with a warning. A null
+completion (a request that failed where it was recorded) is an error sample, never the text
+"null"; a number is read as its text; an object or list is an error naming the line, as are
+bytes that are not UTF-8 and a "sample" that is not a whole number.
 
 The number of samples per problem is whatever the file holds, up to `sampling.k`: a problem with
 more lines than k keeps its first k samples (indices 0..k-1), with a warning, so that the run's
@@ -40,6 +44,35 @@ log = logging.getLogger(__name__)
 TEXT_KEYS = ("completion", "text", "response", "output")
 PATCH_KEY = "model_patch"
 
+# Finish reasons as other tools spell them, in the harness's words: "stop" (the model ended the
+# completion), "length" (the token limit cut it), "error" (nothing usable was generated).
+FINISH_ALIASES = {
+    "stop": "stop", "eos": "stop", "eos_token": "stop", "stop_sequence": "stop", "end_turn": "stop",
+    "stop_token": "stop", "completed": "stop", "finished": "stop",
+    "length": "length", "max_tokens": "length", "max_length": "length", "max_new_tokens": "length",
+    "truncated": "length", "token_limit": "length", "model_length": "length",
+    "error": "error", "abort": "error", "aborted": "error", "timeout": "error",
+    "unknown": "unknown",
+}
+
+
+def _finish_reason(value: Any, where: str) -> str:
+    """The finish reason of a replay line, normalised; anything unrecognised is "unknown" (the
+    graders then judge from the text whether the completion finished), with one warning."""
+    if value is None or value == "":
+        return "unknown"
+    norm = FINISH_ALIASES.get(str(value).strip().lower())
+    if norm is None:
+        if str(value) not in _UNKNOWN_REASONS_SEEN:
+            _UNKNOWN_REASONS_SEEN.add(str(value))
+            log.warning("%s: finish_reason %r is not one the harness knows (stop, length, error, or their "
+                        "usual spellings); recorded as unknown", where, value)
+        return "unknown"
+    return norm
+
+
+_UNKNOWN_REASONS_SEEN: set[str] = set()
+
 
 def _is_prediction(rec: Any) -> bool:
     return isinstance(rec, dict) and "instance_id" in rec and PATCH_KEY in rec and "id" not in rec
@@ -60,6 +93,14 @@ def _prediction_records(data: Any) -> list[dict[str, Any]] | None:
     return None
 
 
+def _whole(v: Any) -> bool:
+    if isinstance(v, int):
+        return v >= 0
+    if isinstance(v, str) and v.strip().isdigit():
+        return True
+    return isinstance(v, float) and v.is_integer() and v >= 0
+
+
 @register_backend("replay")
 class ReplayBackend(Backend):
     name = "replay"
@@ -70,6 +111,8 @@ class ReplayBackend(Backend):
         if not path:
             raise ConfigError("backend.path", "the replay backend needs backend.path=FILE.jsonl")
         self.path = Path(str(path)).expanduser()
+        if self.path.is_dir():
+            raise ConfigError("backend.path", f"{self.path} is a directory; give the JSONL file of completions")
         if not self.path.is_file():
             raise ConfigError("backend.path", f"file not found: {self.path}")
         self.missing: list[str] = []
@@ -94,14 +137,22 @@ class ReplayBackend(Backend):
             for i, rec in enumerate(preds, 1):
                 yield i, str(rec["id"]), None, rec
             return
-        with open(self.path, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
+        with open(self.path, "rb") as f:
+            for lineno, raw in enumerate(f, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise DataError(f"{self.path}:{lineno}: not UTF-8 text (byte {e.start}: "
+                                    f"{raw[e.start:e.start + 1]!r}); replay files are UTF-8 JSONL") from None
                 if not line.strip():
                     continue
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise DataError(f"{self.path}:{lineno}: invalid JSON: {e}") from e
+                if not isinstance(rec, dict):
+                    raise DataError(f"{self.path}:{lineno}: each line must be a JSON object with \"id\" and "
+                                    f"\"completion\", got {type(rec).__name__}")
                 if _is_prediction(rec):
                     rec = _from_prediction(rec)
                 elif isinstance(rec, dict) and "id" not in rec and (preds := _prediction_records(rec)) is not None:
@@ -112,7 +163,14 @@ class ReplayBackend(Backend):
                     raise DataError(f"{self.path}:{lineno}: no \"id\" field")
                 if not any(k in rec for k in TEXT_KEYS):
                     raise DataError(f"{self.path}:{lineno}: no \"completion\" field")
+                text = next(rec[k] for k in TEXT_KEYS if k in rec)
+                if isinstance(text, (dict, list)):
+                    raise DataError(f"{self.path}:{lineno}: the completion must be text, got a JSON "
+                                    f"{'object' if isinstance(text, dict) else 'list'}")
                 sample = rec.get("sample")
+                if sample is not None and (isinstance(sample, bool) or not _whole(sample)):
+                    raise DataError(f"{self.path}:{lineno}: \"sample\" must be a whole number >= 0, "
+                                    f"got {sample!r}")
                 yield lineno, str(rec["id"]), (int(sample) if sample is not None else None), rec
 
     def plan(self, problems: Sequence[Problem], k: int) -> dict[str, int]:
@@ -165,11 +223,16 @@ class ReplayBackend(Backend):
             if pid not in wanted or idx not in wanted[pid]:
                 continue
             text = next(rec[k] for k in TEXT_KEYS if k in rec)
+            tokens = rec.get("output_tokens")
+            if text is None:  # a failed request recorded as null: an error sample, never the text "null"
+                yield Completion(problem_id=pid, sample=idx, text="", finish_reason="error",
+                                 output_tokens=None, error="the replay file has no completion (null)")
+                continue
             yield Completion(
                 problem_id=pid,
                 sample=idx,
-                text=text if isinstance(text, str) else json.dumps(text),
-                finish_reason=str(rec.get("finish_reason") or "unknown"),
-                output_tokens=rec.get("output_tokens"),
-                reasoning=rec.get("reasoning"),
+                text=text if isinstance(text, str) else str(text),
+                finish_reason=_finish_reason(rec.get("finish_reason"), str(self.path)),
+                output_tokens=tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None,
+                reasoning=rec.get("reasoning") if isinstance(rec.get("reasoning"), str) else None,
             )

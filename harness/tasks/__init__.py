@@ -90,14 +90,24 @@ def load_rows(cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
         path = bundled(str(data_files))  # as given, else relative to the project root (data/...)
         if not path.exists():
             raise ConfigError("task.data_files", f"file not found: {path}")
+        if path.is_dir():
+            raise ConfigError("task.data_files", f"{path} is a directory; give one JSON, JSONL, CSV or parquet file")
         suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-        builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".jsonl.gz": "json"}.get(suffix)
+        builder = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".jsonl.gz": "json",
+                   ".csv": "csv"}.get(suffix.lower())
         if builder is None:
-            raise ConfigError("task.data_files", f"unsupported file type {suffix!r} (use .json, .jsonl or .parquet): {path}")
+            raise ConfigError("task.data_files",
+                              f"unsupported file type {suffix!r} (use .json, .jsonl, .csv or .parquet): {path}")
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: the file is empty (no problems)")
         try:
             ds = datasets.load_dataset(builder, data_files=str(path), split="train")
-        except Exception as e:  # datasets raises many types; the user needs the file name
-            raise DataError(f"could not read {path} as {builder}: {e}") from e
+        except Exception as e:  # datasets raises many types; the user needs the file name and the cause
+            cause: BaseException = e
+            while cause.__cause__ is not None or cause.__context__ is not None:
+                cause = cause.__cause__ or cause.__context__  # type: ignore[assignment]
+            detail = str(cause).strip() or type(cause).__name__
+            raise DataError(f"could not read {path} as {builder}: {detail}") from e
         source: dict[str, Any] = {"kind": "file", "path": str(path.resolve())}
     else:
         hub = cfg.get("dataset")
@@ -111,7 +121,7 @@ def load_rows(cfg: Mapping[str, Any]) -> tuple[list[dict[str, Any]], dict[str, A
             raise DataError(
                 f"could not load {hub} (split {cfg.get('split')}, revision {cfg.get('revision')}) "
                 f"from the hub or the local cache: {e}. Offline? Pass task.data_files=PATH "
-                f"(JSON, JSONL or parquet with the same fields)."
+                f"(JSON, JSONL, CSV or parquet with the same fields)."
             ) from e
         source = {
             "kind": "hub",

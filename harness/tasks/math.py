@@ -7,6 +7,7 @@ kept beside it (`Score.by_grader`) for the grader band of the report.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -14,6 +15,8 @@ from harness.errors import ConfigError, DataError
 from harness.scoring.math import GRADER_VERSION, GRADERS, MathGrader
 from harness.tasks import Task, load_rows, require_fields, sample_score
 from harness.types import Completion, Message, Problem, Score
+
+log = logging.getLogger(__name__)
 
 
 class MathTask(Task):
@@ -36,8 +39,13 @@ class MathTask(Task):
         rows, source = load_rows(self.cfg)
         where = str(source.get("path") or source.get("dataset"))
         meta_fields = list(self.cfg.get("group_by") or [])
-        require_fields(rows, [self.id_field, self.problem_field, self.answer_field, *meta_fields], where,
+        require_fields(rows, [self.id_field, self.problem_field, self.answer_field], where,
                        non_empty=[self.id_field, self.problem_field, self.answer_field], id_field=self.id_field)
+        absent = [f for f in meta_fields if not any(f in r for r in rows)]
+        if absent:  # breakdowns only: a user's own file without them still runs
+            log.warning("%s: no row has %s (task.group_by); the report has no breakdown by %s",
+                        where, ", ".join(map(repr, absent)), " or ".join(absent))
+            meta_fields = [f for f in meta_fields if f not in absent]
         problems: list[Problem] = []
         seen: set[str] = set()
         for r in rows:
@@ -50,7 +58,7 @@ class MathTask(Task):
                     id=pid,
                     inputs={"problem": r[self.problem_field]},
                     reference=str(r[self.answer_field]),
-                    meta={f: r[f] for f in meta_fields},
+                    meta={f: r.get(f) for f in meta_fields},
                 )
             )
         limit = self.cfg.get("limit")
