@@ -100,9 +100,48 @@ def test_swebench_environment_files_pin_the_environment(tmp_path):
     (d / "environment.yml").write_text(ENV_YML)
     store = E.EnvStore(tmp_path / "envs", resources=[tmp_path])
     s = store.spec_for(inst())
-    assert s.python == "3.6" and "sqlparse==0.4.4" in s.packages and s.requirements == ()
+    assert s.python == "3.6" and s.requirements == ()
+    # two layers, as conda installs them: the conda packages, then the pip section (which may move a pin)
+    assert "mpmath==1.3.0" in s.packages and s.pip_packages == ("asgiref==3.4.1", "sqlparse==0.4.4")
+    assert "pip_packages" in s.content()
     assert str(d / "environment.yml") in s.source
     assert store.spec_for(inst(iid="django__django-11133")).requirements  # no file: the YAML's own
+
+
+def test_index_check_names_unknown_distributions_and_absent_pins(monkeypatch):
+    import io
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    pages = {"numpy": ["1.23.0", "1.24.0"], "blosc": ["1.11.1"]}
+
+    class Resp(io.BytesIO):
+        def __init__(self, body):
+            super().__init__(body)
+            self.headers = {"Content-Type": "application/vnd.pypi.simple.v1+json"}
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+    def fake_urlopen(req, timeout=None):
+        name = req.full_url.rstrip("/").rsplit("/", 1)[-1]
+        if name not in pages:
+            raise urllib.error.HTTPError(req.full_url, 404, "not found", None, None)
+        return Resp(_json.dumps({"name": name, "versions": pages[name]}).encode())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    got = E.missing_from_index(["numpy==1.23.0", "blosc==1.21.5", "aws-sdk-cpp==1.11", "NumPy>=1"], "https://idx")
+    assert got == ["aws-sdk-cpp", "blosc"]
+
+    def down(req, timeout=None):
+        raise urllib.error.URLError("no route")
+
+    monkeypatch.setattr(urllib.request, "urlopen", down)
+    assert E.missing_from_index(["numpy==1.23.0"], "https://idx") is None  # cannot ask: fall back
 
 
 def test_frozen_environment_keeps_the_specs_pip_and_pytest_pins(tmp_path):
@@ -182,10 +221,22 @@ def test_pins_missing_from_the_index_are_dropped(tmp_path, monkeypatch):
             raise E.EnvError("installing packages failed")
 
     monkeypatch.setattr(E, "_run", fake_run)
+    monkeypatch.setattr(E, "missing_from_index", lambda reqs, url: None)  # the index cannot be asked
     with open(tmp_path / "build.log", "w") as logf:
         E._install_dropping_missing(["py", "-m", "pip"], ["numpy==1.23.0", "aws-c-common==0.9.28",
                                                           "antlr_python_runtime==4.11.1"], tmp_path, {}, logf)
     assert calls[-1] == ["install", "numpy==1.23.0"] and len(calls) == 3
+
+
+def test_pins_the_index_lacks_are_dropped_in_one_pass(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(E, "_run", lambda cmd, *a, **k: calls.append(cmd[3:]))
+    monkeypatch.setattr(E, "missing_from_index", lambda reqs, url: ["antlr-python-runtime", "aws-c-common"])
+    with open(tmp_path / "build.log", "w") as logf:
+        E._install_dropping_missing(["py", "-m", "pip"], ["numpy==1.23.0", "aws-c-common==0.9.28",
+                                                          "antlr_python_runtime==4.11.1"], tmp_path, {}, logf)
+    assert calls == [["install", "numpy==1.23.0"]]
+    assert "dropped: antlr-python-runtime, aws-c-common" in (tmp_path / "build.log").read_text()
 
 
 def test_other_install_failures_are_not_hidden(tmp_path, monkeypatch):
@@ -194,5 +245,6 @@ def test_other_install_failures_are_not_hidden(tmp_path, monkeypatch):
         raise E.EnvError("installing packages failed")
 
     monkeypatch.setattr(E, "_run", fake_run)
+    monkeypatch.setattr(E, "missing_from_index", lambda reqs, url: [])
     with open(tmp_path / "build.log", "w") as logf, pytest.raises(E.EnvError):
         E._install_dropping_missing(["py", "-m", "pip"], ["numpy==1.23.0"], tmp_path, {}, logf)

@@ -97,6 +97,7 @@ class EnvSpec:
     version: str
     python: str
     packages: tuple[str, ...] = ()
+    pip_packages: tuple[str, ...] = ()  # a frozen environment file's pip section, installed after `packages`
     requirements: tuple[str, ...] = ()
     environment_yml: tuple[str, ...] = ()
     setup: tuple[str, ...] = ()
@@ -121,7 +122,8 @@ class EnvSpec:
                 "setup": list(self.setup) if self.build_setup else [], "cache": list(self.cache),
                 "inherit_site_packages": self.inherit_site_packages,
                 "setup_commit": self.setup_commit if reads_repo else None,
-                **({"keep_frozen_pins": True} if self.keep_frozen_pins else {})}
+                **({"keep_frozen_pins": True} if self.keep_frozen_pins else {}),
+                **({"pip_packages": list(self.pip_packages)} if self.pip_packages else {})}
 
     @property
     def key(self) -> str:
@@ -224,13 +226,22 @@ def resource_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
 
 
 def parse_environment_yml(text: str) -> tuple[str | None, list[str]]:
-    """(python major.minor, pip requirements) from a conda environment file: the pip section as it
-    is, conda packages with a PyPI counterpart as name==version."""
+    """(python major.minor, pip requirements) from a conda environment file: conda packages with a
+    PyPI counterpart as name==version, then the pip section as it is."""
+    python, conda, pip = environment_layers(text)
+    return python, conda + pip
+
+
+def environment_layers(text: str) -> tuple[str | None, list[str], list[str]]:
+    """(python major.minor, conda packages as pip requirements, the pip section) of a conda
+    environment file. The two layers install one after the other, as conda does: the pip section
+    may move a conda package's pin (xarray's frozen files pin dask with pip below the version the
+    conda packages were solved with), which one resolution of both together would refuse."""
     data = yaml.safe_load(text) or {}
-    python, reqs = None, []
+    python, reqs, pip_reqs = None, [], []
     for dep in data.get("dependencies") or []:
         if isinstance(dep, dict):
-            reqs += [str(x) for x in dep.get("pip") or []]
+            pip_reqs += [str(x) for x in dep.get("pip") or []]
             continue
         parts = str(dep).split("=")
         name = parts[0].strip()
@@ -245,7 +256,7 @@ def parse_environment_yml(text: str) -> tuple[str | None, list[str]]:
             reqs.append(f"{name}=={version}")
         elif m:
             reqs.append(str(dep).replace(" ", ""))
-    return python, reqs
+    return python, reqs, pip_reqs
 
 
 def _freeze(pip: list[str], env: Mapping[str, str]) -> dict[str, str]:
@@ -393,11 +404,92 @@ def build_requires(repo: Path) -> list[str]:
 _NOT_ON_INDEX = re.compile(r"No matching distribution found for ([A-Za-z0-9_.\-]+)")
 
 
+def _dist_name(requirement: str) -> str:
+    """The normalised distribution name of a requirement ("Foo_Bar[x]>=1" -> "foo-bar")."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0]).lower()
+
+
+def _index_url(env: Mapping[str, str]) -> str:
+    return (env.get("PIP_INDEX_URL") or os.environ.get("PIP_INDEX_URL") or "https://pypi.org/simple").rstrip("/")
+
+
+def missing_from_index(requirements: list[str], index_url: str, workers: int = 16,
+                       timeout: float = 20) -> list[str] | None:
+    """The distribution names of `requirements` that cannot install from the package index: names
+    it does not know (PEP 503 simple API), or exact pins to a version it does not list (PEP 700
+    JSON pages); None when the index could not be asked (then the caller falls back to installing
+    and dropping one at a time).
+
+    An environment file converted from conda lists many system libraries that pip cannot install
+    (curl, hdf4, aws-sdk-cpp, ...): finding them in one parallel pass saves a full pip resolution
+    per package."""
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def known(item: tuple[str, str | None]) -> bool | None:
+        name, version = item
+        req = urllib.request.Request(f"{index_url}/{name}/", headers={
+            "Accept": "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.5, text/html;q=0.1"})
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                kind = resp.headers.get("Content-Type", "")
+                body = resp.read() if version and "json" in kind else b""
+        except urllib.error.HTTPError as e:
+            return False if e.code == 404 else None
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+        if not body:
+            return True
+        try:  # PEP 700: the JSON page lists the versions; a pin to none of them cannot install
+            versions = json.loads(body).get("versions")
+        except ValueError:
+            return True
+        return True if not isinstance(versions, list) else _version_listed(version or "", versions)
+
+    pins = {_dist_name(r): _exact_pin(r) for r in requirements if _dist_name(r)}
+    unique = sorted(pins)
+    if not unique:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(unique)))) as pool:
+        answers = dict(zip(unique, pool.map(known, [(n, pins[n]) for n in unique]), strict=True))
+    if any(a is None for a in answers.values()):
+        return None
+    return [n for n in unique if answers[n] is False]
+
+
+def _exact_pin(requirement: str) -> str | None:
+    m = re.search(r"==\s*([A-Za-z0-9_.!+\-]+)\s*$", requirement.split(";", 1)[0])
+    return m.group(1) if m else None
+
+
+def _version_listed(version: str, versions: list[Any]) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        want = Version(version)
+    except InvalidVersion:
+        return version in versions
+    for v in versions:
+        try:
+            if Version(str(v)) == want:
+                return True
+        except InvalidVersion:
+            continue
+    return False
+
+
 def _install_dropping_missing(pip: list[str], packages: list[str], cwd: Path, env: Mapping[str, str], logf: Any,
                               rounds: int = 40) -> None:
     """pip install `packages`; a pin that names no distribution on the index (a conda-only package
     converted from an environment file) is dropped, logged and the install retried."""
     packages = list(packages)
+    absent = missing_from_index(packages, _index_url(env))
+    if absent:
+        log.warning("swe-env: %d packages of the environment are not on the package index at their pinned "
+                    "version (conda-only); installing without them: %s", len(absent), ", ".join(absent))
+        logf.write(f"# not on the package index, dropped: {', '.join(absent)}\n")
+        packages = [p for p in packages if _dist_name(p) not in set(absent)]
     for _ in range(rounds):
         try:
             _run(pip + ["install", *packages], cwd, env, logf, "installing packages")
@@ -408,8 +500,8 @@ def _install_dropping_missing(pip: list[str], packages: list[str], cwd: Path, en
             found = _NOT_ON_INDEX.findall(tail)
             if not found:
                 raise
-            name = found[-1].lower().replace("_", "-")  # this attempt's, the last in the log
-            kept = [p for p in packages if re.split(r"[<>=!~\[; ]", p, maxsplit=1)[0].lower().replace("_", "-") != name]
+            name = _dist_name(found[-1])  # this attempt's, the last in the log
+            kept = [p for p in packages if _dist_name(p) != name]
             if len(kept) == len(packages):
                 raise
             log.warning("swe-env: %s is not on the package index; installing without it", name)
@@ -449,9 +541,10 @@ class EnvStore:
         spec = replace(spec, fallback_commit=instance.base_commit)
         res = instance_resource(instance.instance_id, instance.repo, self.resources)
         if res is not None:
-            python, pins = parse_environment_yml(res.read_text(encoding="utf-8"))
+            python, pins, pip_pins = environment_layers(res.read_text(encoding="utf-8"))
             spec = replace(spec, python=python or spec.python,
                            packages=tuple(pins) + tuple(p for p in spec.packages if _kept_with_frozen(p)),
+                           pip_packages=tuple(pip_pins),
                            requirements=(), environment_yml=(), source=f"{spec.source} + {res}")
         else:
             spec = replace(spec, keep_frozen_pins=False)
@@ -523,6 +616,8 @@ class EnvStore:
                 _run(pip + ["install", "-U", new_wheel], path, env, logf, "installing wheel")
             if spec.packages:
                 _install_dropping_missing(pip, list(spec.packages), path, env, logf)
+            if spec.pip_packages:
+                _install_dropping_missing(pip, list(spec.pip_packages), path, env, logf)
             work = Path(tempfile.mkdtemp(prefix="swe-env-", dir=path))
             try:
                 needs_repo = spec.requirements or spec.environment_yml or (spec.setup and spec.build_setup)
