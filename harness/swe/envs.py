@@ -97,7 +97,9 @@ class EnvSpec:
     version: str
     python: str
     packages: tuple[str, ...] = ()
-    pip_packages: tuple[str, ...] = ()  # a frozen environment file's pip section, installed after `packages`
+    # a frozen environment file's pip section and the spec's own pytest/pip pins, installed after
+    # `packages` (the file's conda layer), as swebench's images install them after the conda env
+    pip_packages: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
     environment_yml: tuple[str, ...] = ()
     setup: tuple[str, ...] = ()
@@ -402,6 +404,7 @@ def build_requires(repo: Path) -> list[str]:
 
 
 _NOT_ON_INDEX = re.compile(r"No matching distribution found for ([A-Za-z0-9_.\-]+)")
+_UNBUILDABLE = re.compile(r"^Failed to build ([A-Za-z0-9_.\- ]+)$", re.M)
 
 
 def _dist_name(requirement: str) -> str:
@@ -480,9 +483,11 @@ def _version_listed(version: str, versions: list[Any]) -> bool:
 
 
 def _install_dropping_missing(pip: list[str], packages: list[str], cwd: Path, env: Mapping[str, str], logf: Any,
-                              rounds: int = 40) -> None:
+                              rounds: int = 40, drop_unbuildable: bool = False) -> None:
     """pip install `packages`; a pin that names no distribution on the index (a conda-only package
-    converted from an environment file) is dropped, logged and the install retried."""
+    converted from an environment file) is dropped, logged and the install retried. With
+    `drop_unbuildable` (a conda layer, translated on a best-effort basis), so is a package whose
+    source distribution does not build for this Python (conda's noarch backports.zoneinfo on 3.10)."""
     packages = list(packages)
     absent = missing_from_index(packages, _index_url(env))
     if absent:
@@ -498,14 +503,20 @@ def _install_dropping_missing(pip: list[str], packages: list[str], cwd: Path, en
             logf.flush()
             tail = Path(logf.name).read_text(errors="replace")[-4000:]
             found = _NOT_ON_INDEX.findall(tail)
-            if not found:
+            unbuildable = _UNBUILDABLE.findall(tail) if drop_unbuildable else []
+            if unbuildable and (not found or tail.rfind("Failed to build") > tail.rfind("No matching distribution")):
+                names = {_dist_name(n) for n in unbuildable[-1].split()}
+                why = "does not build for this Python"
+            elif found:
+                names = {_dist_name(found[-1])}  # this attempt's, the last in the log
+                why = "is not on the package index"
+            else:
                 raise
-            name = _dist_name(found[-1])  # this attempt's, the last in the log
-            kept = [p for p in packages if _dist_name(p) != name]
+            kept = [p for p in packages if _dist_name(p) not in names]
             if len(kept) == len(packages):
                 raise
-            log.warning("swe-env: %s is not on the package index; installing without it", name)
-            logf.write(f"# not on the package index, dropped: {name}\n")
+            log.warning("swe-env: %s %s; installing without it", ", ".join(sorted(names)), why)
+            logf.write(f"# {why}, dropped: {', '.join(sorted(names))}\n")
             packages = kept
     raise EnvError(f"too many packages missing from the package index; see {logf.name}")
 
@@ -543,8 +554,8 @@ class EnvStore:
         if res is not None:
             python, pins, pip_pins = environment_layers(res.read_text(encoding="utf-8"))
             spec = replace(spec, python=python or spec.python,
-                           packages=tuple(pins) + tuple(p for p in spec.packages if _kept_with_frozen(p)),
-                           pip_packages=tuple(pip_pins),
+                           packages=tuple(pins),
+                           pip_packages=tuple(pip_pins) + tuple(p for p in spec.packages if _kept_with_frozen(p)),
                            requirements=(), environment_yml=(), source=f"{spec.source} + {res}")
         else:
             spec = replace(spec, keep_frozen_pins=False)
@@ -615,7 +626,8 @@ class EnvStore:
                 _run(pip + ["install", "-U", new_pip], path, env, logf, "updating pip")
                 _run(pip + ["install", "-U", new_wheel], path, env, logf, "installing wheel")
             if spec.packages:
-                _install_dropping_missing(pip, list(spec.packages), path, env, logf)
+                _install_dropping_missing(pip, list(spec.packages), path, env, logf,
+                                          drop_unbuildable=bool(spec.pip_packages))
             if spec.pip_packages:
                 _install_dropping_missing(pip, list(spec.pip_packages), path, env, logf)
             work = Path(tempfile.mkdtemp(prefix="swe-env-", dir=path))
