@@ -1,0 +1,5 @@
+"""python -m harness.report: the same as `python -m harness report`."""
+
+from harness.report import main
+
+main()
