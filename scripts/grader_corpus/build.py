@@ -26,7 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for harness
 
 from scripts.grader_corpus import graders  # noqa: E402
-from scripts.grader_corpus.sources import READERS, SOURCES, SourceFile, git_show  # noqa: E402
+from scripts.grader_corpus.sources import (  # noqa: E402
+    READERS,
+    SOURCES,
+    References,
+    SourceFile,
+    git_show,
+)
 
 HERE = Path(__file__).resolve().parent
 THINK_CLOSE = "</think>"
@@ -79,12 +85,21 @@ def ends_complete(text: str) -> bool:
     return t.endswith("```") and t.count("```") % 2 == 0
 
 
-def finish_facts(completion: str, sf: SourceFile) -> tuple[str | None, bool]:
-    """(finish_reason, finished) for one completion. These sources record no finish reason, so it
-    stays null (unknown) and "finished" is inferred: a think block that never closed is
-    unfinished; a model-specific end marker proves a finish; otherwise the text must end the way
-    a finished answer does (the same rule the project applies to replayed completions)."""
-    if sf.think_prefilled or "<think>" in completion:
+def finish_facts(
+    completion: str, sf: SourceFile, finish_reason: str | None = None
+) -> tuple[str | None, bool]:
+    """(finish_reason, finished) for one completion. Where the source records a finish reason (or
+    its token counts show one), "length" is unfinished and "stop" finished, unless a think block
+    never closed. Otherwise the reason stays null (unknown) and "finished" is inferred: a think
+    block that never closed is unfinished; a model-specific end marker proves a finish; otherwise
+    the text must end the way a finished answer does (the same rule the project applies to
+    replayed completions)."""
+    opened = sf.think_prefilled or "<think>" in completion
+    if finish_reason == "length":
+        return finish_reason, False
+    if finish_reason == "stop":
+        return finish_reason, not (opened and THINK_CLOSE not in completion)
+    if opened:
         if THINK_CLOSE not in completion:
             return None, False
         return None, ends_complete(completion)
@@ -283,13 +298,17 @@ def sources_md(excerpt: list[dict]) -> str:
 def collect(copies: Path) -> list[tuple[dict, SourceFile]]:
     items = []
     blobs: dict[tuple[str, str, str], bytes] = {}
-    for sf in SOURCES:
-        local = find_copy(copies, sf.repo)
-        k = (sf.repo, sf.commit, sf.path)
+
+    def blob(repo: str, commit: str, path: str) -> bytes:
+        k = (repo, commit, path)
         if k not in blobs:
-            blobs[k] = git_show(local, sf.commit, sf.path)
+            blobs[k] = git_show(find_copy(copies, repo), commit, path)
+        return blobs[k]
+
+    refs = References(blob)
+    for sf in SOURCES:
         n = 0
-        for row in READERS[sf.reader](blobs[k], sf):
+        for row in READERS[sf.reader](blob(sf.repo, sf.commit, sf.path), sf, refs):
             uid = f"{sf.key}:{row['problem_id']}:{row['sample']}"
             completion = row["completion"]
             item = {
@@ -304,7 +323,7 @@ def collect(copies: Path) -> list[tuple[dict, SourceFile]]:
                 "problem": row["problem"],
                 "gold": row["gold"],
                 "completion": completion,
-                "finish_reason": None,
+                "finish_reason": row.get("finish_reason"),
                 "r1_format": THINK_CLOSE in completion,
                 "reasoning_format": reasoning_format(completion, sf),
                 "think_prefilled": sf.think_prefilled,
@@ -373,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         v.pop("seconds", None)
         v["source"] = it["source_label"]
         it["verdicts"] = {k: v.get(k) for k in VERDICT_NAMES}
-        finish_reason, finished = finish_facts(it["completion"], sf)
+        finish_reason, finished = finish_facts(it["completion"], sf, it["finish_reason"])
         loop = graders.tail_loop(it["completion"])
         finished = finished and not loop  # a loop at the end is generation that never stopped by itself
         it["finish_reason"] = finish_reason
