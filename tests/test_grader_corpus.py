@@ -15,7 +15,7 @@ from scripts.grader_corpus.build import ends_complete, select_excerpt  # noqa: E
 from scripts.grader_corpus.sources import SOURCES  # noqa: E402
 
 EXCERPT = Path(__file__).parent / "fixtures" / "grader_corpus" / "excerpt.jsonl"
-CATEGORIES = {"boxed", "phrase", "statement", "truncated", "loop", "relation", "matrix", "number_format"}
+CATEGORIES = {"boxed", "phrase", "statement", "truncated", "loop", "relation", "matrix", "number_format", "other"}
 FIELDS = {
     "uid",
     "source",

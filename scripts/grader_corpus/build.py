@@ -26,7 +26,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root, for harness
 
 from scripts.grader_corpus import graders  # noqa: E402
-from scripts.grader_corpus.sources import READERS, SOURCES, SourceFile, git_show  # noqa: E402
+from scripts.grader_corpus.sources import (  # noqa: E402
+    READERS,
+    SOURCES,
+    References,
+    SourceFile,
+    git_show,
+)
 
 HERE = Path(__file__).resolve().parent
 THINK_CLOSE = "</think>"
@@ -79,12 +85,21 @@ def ends_complete(text: str) -> bool:
     return t.endswith("```") and t.count("```") % 2 == 0
 
 
-def finish_facts(completion: str, sf: SourceFile) -> tuple[str | None, bool]:
-    """(finish_reason, finished) for one completion. These sources record no finish reason, so it
-    stays null (unknown) and "finished" is inferred: a think block that never closed is
-    unfinished; a model-specific end marker proves a finish; otherwise the text must end the way
-    a finished answer does (the same rule the project applies to replayed completions)."""
-    if sf.think_prefilled or "<think>" in completion:
+def finish_facts(
+    completion: str, sf: SourceFile, finish_reason: str | None = None
+) -> tuple[str | None, bool]:
+    """(finish_reason, finished) for one completion. Where the source records a finish reason (or
+    its token counts show one), "length" is unfinished and "stop" finished, unless a think block
+    never closed. Otherwise the reason stays null (unknown) and "finished" is inferred: a think
+    block that never closed is unfinished; a model-specific end marker proves a finish; otherwise
+    the text must end the way a finished answer does (the same rule the project applies to
+    replayed completions)."""
+    opened = sf.think_prefilled or "<think>" in completion
+    if finish_reason == "length":
+        return finish_reason, False
+    if finish_reason == "stop":
+        return finish_reason, not (opened and THINK_CLOSE not in completion)
+    if opened:
         if THINK_CLOSE not in completion:
             return None, False
         return None, ends_complete(completion)
@@ -203,16 +218,22 @@ def decide(item: dict, adj: dict) -> tuple[bool | None, str]:
 EXCERPT_LICENCES = ("Apache-2.0", "MIT")
 
 
-def select_excerpt(corpus: list[dict], per_category: int = 12, r1: int = 4) -> list[dict]:
+def select_excerpt(
+    corpus: list[dict], per_category: int = 12, r1: int = 4, reasoning: int = 30
+) -> list[dict]:
     """A small, deterministic, cited excerpt for the test fixtures: per category up to
     ``per_category`` items (labels read by hand first, at most 3 per source file, both labels),
-    plus the ``r1`` shortest items in R1 format, only from sources whose licence allows copying."""
+    plus the ``r1`` shortest items in R1 format, plus ``reasoning`` more completions with a think
+    block (closed or cut off inside it) spread over the categories, only from sources whose licence
+    allows copying."""
     pool = [it for it in corpus if it["licence"].startswith(EXCERPT_LICENCES)]
     picked: list[dict] = []
     by_cat: dict[str, list[dict]] = {}
     for it in pool:
         by_cat.setdefault(it["category"], []).append(it)
     for cat in sorted(by_cat):
+        if cat == "other":  # no final answer at all: only in the think-block part below
+            continue
         limit = 14000 if cat in ("truncated", "loop") else 6000
         cands = sorted(
             (it for it in by_cat[cat] if it["length_chars"] <= limit),
@@ -235,7 +256,37 @@ def select_excerpt(corpus: list[dict], per_category: int = 12, r1: int = 4) -> l
     picked += sorted(
         (it for it in pool if it["r1_format"] and it["uid"] not in taken), key=lambda it: it["length_chars"]
     )[:r1]
-    return picked
+    taken = {it["uid"] for it in picked}
+    # think-block completions: round-robin over categories, shortest first, at most 3 per source
+    # file, both labels where a category has both (read labels first)
+    queues: dict[str, list[dict]] = {}
+    for it in pool:
+        limit = 60000 if it["category"] in ("truncated", "loop") else 12000
+        if it["reasoning_format"] == "r1" and it["uid"] not in taken and it["length_chars"] <= limit:
+            queues.setdefault(it["category"], []).append(it)
+    for q in queues.values():
+        q.sort(key=lambda it: (not it["label_how"].startswith("read:"), it["length_chars"], it["uid"]))
+    per_file: Counter = Counter(it["uid"].split(":")[0] for it in picked)
+    extra: list[dict] = []
+    want_label = {cat: True for cat in queues}
+    while len(extra) < reasoning and any(queues.values()):
+        for cat in sorted(queues):
+            q = queues[cat]
+            pick = next(
+                (it for it in q if it["label"] == want_label[cat] and per_file[it["uid"].split(":")[0]] < 3),
+                None,
+            )
+            pick = pick or next((it for it in q if per_file[it["uid"].split(":")[0]] < 3), None)
+            if pick is None:
+                q.clear()
+                continue
+            q.remove(pick)
+            want_label[cat] = not pick["label"]
+            per_file[pick["uid"].split(":")[0]] += 1
+            extra.append(pick)
+            if len(extra) == reasoning:
+                break
+    return picked + extra
 
 
 def sources_md(excerpt: list[dict]) -> str:
@@ -250,7 +301,9 @@ def sources_md(excerpt: list[dict]) -> str:
         "below, each with its labels. Every line names its own source repository, commit and path",
         "(`source`, `source_commit`, `source_path`) and licence. It is a deterministic selection from the",
         "full corpus (`scripts/grader_corpus/build.py --excerpt`): per category up to 12 items, hand-read",
-        "labels first, at most three per source file, plus the four shortest completions in R1 format.",
+        "labels first, at most three per source file, plus the four shortest completions in R1 format,",
+        "plus 30 more completions with a think block (finished, cut off, looping) spread over the",
+        "categories, at most three per source file.",
         "The labelling rules are in `scripts/grader_corpus/README.md`.",
         "",
         "| source | commit | licence | items | files |",
@@ -269,7 +322,10 @@ def sources_md(excerpt: list[dict]) -> str:
         "with this notice of their origin. The Qwen2.5-Math evaluation files are under the MIT licence in",
         "`evaluation/LICENSE` of that repository (copyright 2024 Zhibin Gou), openai/grade-school-math",
         "under MIT (copyright 2021 OpenAI), pingzhili/lm-reasoning-eval under MIT (its LICENSE, copyright",
-        "2024 Hugging Face). The problems come from MATH (MIT), GSM8K (MIT) and the 2024 AIME (MAA).",
+        "2024 Hugging Face), MingLiiii/MiP-Overthinking under MIT (copyright 2025 Fcr09),",
+        "markyx316/LLM-Reasoning-Trace-Topology under MIT (copyright 2026 Youxuan Ma), Thrillcrazyer/THIP",
+        "under the Apache License 2.0 (redistributed unmodified, as data, with this notice of origin).",
+        "The problems come from MATH (MIT), GSM8K (MIT) and the 2024 and 2025 AIME (MAA).",
         "",
         "Counts by category: " + ", ".join(f"{k} {v}" for k, v in sorted(cats.items())) + ".",
         f"Labels: {n_true} correct, {len(excerpt) - n_true} wrong; {n_read} labelled by reading.",
@@ -283,13 +339,17 @@ def sources_md(excerpt: list[dict]) -> str:
 def collect(copies: Path) -> list[tuple[dict, SourceFile]]:
     items = []
     blobs: dict[tuple[str, str, str], bytes] = {}
-    for sf in SOURCES:
-        local = find_copy(copies, sf.repo)
-        k = (sf.repo, sf.commit, sf.path)
+
+    def blob(repo: str, commit: str, path: str) -> bytes:
+        k = (repo, commit, path)
         if k not in blobs:
-            blobs[k] = git_show(local, sf.commit, sf.path)
+            blobs[k] = git_show(find_copy(copies, repo), commit, path)
+        return blobs[k]
+
+    refs = References(blob)
+    for sf in SOURCES:
         n = 0
-        for row in READERS[sf.reader](blobs[k], sf):
+        for row in READERS[sf.reader](blob(sf.repo, sf.commit, sf.path), sf, refs):
             uid = f"{sf.key}:{row['problem_id']}:{row['sample']}"
             completion = row["completion"]
             item = {
@@ -304,7 +364,7 @@ def collect(copies: Path) -> list[tuple[dict, SourceFile]]:
                 "problem": row["problem"],
                 "gold": row["gold"],
                 "completion": completion,
-                "finish_reason": None,
+                "finish_reason": row.get("finish_reason"),
                 "r1_format": THINK_CLOSE in completion,
                 "reasoning_format": reasoning_format(completion, sf),
                 "think_prefilled": sf.think_prefilled,
@@ -373,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         v.pop("seconds", None)
         v["source"] = it["source_label"]
         it["verdicts"] = {k: v.get(k) for k in VERDICT_NAMES}
-        finish_reason, finished = finish_facts(it["completion"], sf)
+        finish_reason, finished = finish_facts(it["completion"], sf, it["finish_reason"])
         loop = graders.tail_loop(it["completion"])
         finished = finished and not loop  # a loop at the end is generation that never stopped by itself
         it["finish_reason"] = finish_reason

@@ -3,8 +3,8 @@
     python scripts/grader_corpus/evaluate.py /work/corpus/corpus.jsonl
     python scripts/grader_corpus/evaluate.py CORPUS --grader mathverify --grader my.module:grade
 
-A grader is a built-in name (``mathverify``, ``last_number``, ``harness``; the default is all
-three) or ``module:function``, a callable ``(completion, gold, item) -> bool``; ``item`` is the
+A grader is a built-in name (``mathverify``, ``last_number``, ``harness``, the default being these
+three, or a profile of the project's grader: ``strict``, ``default``, ``lenient``) or ``module:function``, a callable ``(completion, gold, item) -> bool``; ``item`` is the
 corpus record (``benchmark``, ``think_prefilled``, ``finish_reason``, ... are there). A verdict of
 None counts as "not credited". Accuracy is agreement with the corpus label; ``wrong`` splits the
 errors into false credits (fp: credited a wrong or unfinished completion) and false rejections (fn).

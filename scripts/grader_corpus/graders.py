@@ -7,9 +7,11 @@ grader has nothing to say about the item (the last-number grader on a non-numeri
   (what lighteval does).
 - ``last_number``: the last number in the whole completion compared numerically with the gold
   (the fallback of the Qwen2.5-Math evaluation toolkit and of many GSM8K graders).
-- ``harness``: the project's grader as ``harness/tasks/math.py`` applies it (answer region,
-  boxed, answer phrase, math-verify equivalence), with ``think_prefilled`` set for sources whose
-  prompt opened the think block.
+- ``harness``: the project's answer extraction (answer region, boxed, answer phrase) with
+  math-verify equivalence, ``think_prefilled`` set for sources whose prompt opened the think block
+  (the verdict the corpus labels are built from).
+- ``strict``, ``default``, ``lenient``: the project's grader profiles as the scorer applies them
+  (``harness.scoring.accuracy.profile_verdicts``), for ``evaluate.py --grader default`` etc.
 
 Also here: the structural checks used by the labelling rules (repetition loop at the tail,
 unfinished reasoning).
@@ -138,4 +140,18 @@ def harness(completion: str, gold: str, item: dict | None = None) -> bool:
     return bool(correct)
 
 
-BASELINES = {"mathverify": mathverify, "last_number": last_number, "harness": harness}
+def _profile(name: str):
+    def grade(completion: str, gold: str, item: dict | None = None) -> bool:
+        """The project's grader profile ``name`` exactly as the math task scores a sample (finish
+        reason from the item, last-number fallback on integer-answer benchmarks)."""
+        from harness.scoring.accuracy import profile_verdicts
+
+        return profile_verdicts({**(item or {}), "completion": completion, "gold": gold})[name]
+
+    grade.__name__ = name
+    return grade
+
+
+PROFILES = {name: _profile(name) for name in ("strict", "default", "lenient")}
+
+BASELINES = {"mathverify": mathverify, "last_number": last_number, "harness": harness, **PROFILES}

@@ -8,8 +8,11 @@ README.md in this folder says how to obtain each copy.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import subprocess
+import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ class SourceFile:
     samples: int = 1  # completions kept per row (the first N)
     end_marker: str | None = None  # text a finished completion of this model always contains
     think_prefilled: bool = False  # the prompt opened a think block the completion closes
+    max_tokens: int | None = None  # the generation limit, where the source records token counts
     note: str = ""
 
 
@@ -49,10 +53,13 @@ def git_show(local_copy: Path, commit: str, path: str) -> bytes:
 
 
 # ------------------------------------------------------------------ row readers
-# Each yields dicts: problem_id, problem, gold, completion, source_label, sample, extra(dict)
+# Each is called as reader(data, sf, refs) and yields dicts: problem_id, problem, gold, completion,
+# source_label, sample, extra (dict), and optionally finish_reason ("stop"/"length", recorded by the
+# source or inferred from its token counts; absent = unknown). ``refs`` reads the reference datasets
+# (below) that golds are joined from.
 
 
-def read_qwen_toolkit(data: bytes, sf: SourceFile) -> Iterator[dict]:
+def read_qwen_toolkit(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
     """Output files of the Qwen2.5-Math evaluation toolkit (one JSON object per problem with
     parallel lists ``code`` (completions), ``pred`` and ``score``)."""
     for i, line in enumerate(data.decode().splitlines()):
@@ -82,7 +89,7 @@ def read_qwen_toolkit(data: bytes, sf: SourceFile) -> Iterator[dict]:
 _GSM8K_MODELS = ("175b_verification", "6b_finetuning")
 
 
-def read_gsm8k_examples(data: bytes, sf: SourceFile) -> Iterator[dict]:
+def read_gsm8k_examples(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
     """openai/grade-school-math example_model_solutions.jsonl: GPT-3 solutions on the GSM8K test
     set, four systems per problem, each with its own is_correct."""
     for i, line in enumerate(data.decode().splitlines()):
@@ -103,7 +110,7 @@ def read_gsm8k_examples(data: bytes, sf: SourceFile) -> Iterator[dict]:
             }
 
 
-def read_lighteval_details(data: bytes, sf: SourceFile) -> Iterator[dict]:
+def read_lighteval_details(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
     """A lighteval details parquet file: one row per problem with ``doc`` (gold in
     ``choices[gold_index]``), ``model_response`` (``text``: the completions) and ``metric``."""
     import io
@@ -130,10 +137,259 @@ def read_lighteval_details(data: bytes, sf: SourceFile) -> Iterator[dict]:
             }
 
 
+# ------------------------------------------------------------------ reference datasets
+# Golds are the dataset's own answers: readers join each row to one of these files (by id, row
+# index or problem text) and check that the problem texts agree, so a mismatched join fails loudly.
+
+
+@dataclass(frozen=True)
+class Reference:
+    repo: str
+    commit: str
+    path: str
+    id_field: str  # the field rows are keyed by
+    problem_field: str
+    answer_field: str
+    licence: str
+    problem_suffix: str = ""  # instruction appended to every problem in the file, removed for joins
+
+
+def _norm_text(s: str) -> str:
+    return re.sub(r"\s+", " ", str(s)).strip()
+
+
+class References:
+    """The reference datasets, read from the same local copies as the sources."""
+
+    def __init__(self, blob: Callable[[str, str, str], bytes]):
+        self._blob = blob
+        self._rows: dict[str, list[dict]] = {}
+
+    def blob(self, repo: str, commit: str, path: str) -> bytes:
+        return self._blob(repo, commit, path)
+
+    def rows(self, name: str) -> list[dict]:
+        if name not in self._rows:
+            ref = REFERENCES[name]
+            text = self._blob(ref.repo, ref.commit, ref.path).decode()
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            for r in rows:
+                r[ref.problem_field] = str(r[ref.problem_field]).removesuffix(ref.problem_suffix)
+            self._rows[name] = rows
+        return self._rows[name]
+
+    def join(self, name: str, *, key=None, index: int | None = None, problem: str | None = None) -> dict:
+        """The reference row for ``key`` (its id field), ``index`` (row number) or, when neither is
+        given, ``problem`` (exact text up to whitespace); whichever is used, a given problem text
+        must match the row's (a leading/trailing whitespace difference is allowed)."""
+        ref, rows = REFERENCES[name], self.rows(name)
+        if key is not None:
+            hits = [r for r in rows if str(r[ref.id_field]) == str(key)]
+        elif index is not None:
+            hits = [rows[index]] if 0 <= index < len(rows) else []
+        else:
+            want = _norm_text(problem)
+            hits = [r for r in rows if _norm_text(r[ref.problem_field]) == want]
+        if len(hits) != 1:
+            raise SystemExit(
+                f"{ref.path}: no unique row for key={key} index={index} problem={str(problem)[:60]!r}"
+            )
+        row = hits[0]
+        if problem is not None and _norm_text(row[ref.problem_field]) != _norm_text(problem):
+            raise SystemExit(f"{ref.path}: problem text of {key or index} differs from the source's")
+        return {
+            "id": str(row[ref.id_field]),
+            "problem": row[ref.problem_field],
+            "gold": str(row[ref.answer_field]),
+        }
+
+
+# ------------------------------------------------------------------ readers of R1-format sources
+
+
+def _json(data: bytes):
+    return json.loads(data.decode())
+
+
+def _by_tokens(tokens, sf: SourceFile) -> str | None:
+    """ "length" when the recorded completion token count reached the generation limit, else "stop"."""
+    if tokens is None or sf.max_tokens is None:
+        return None
+    return "length" if int(tokens) >= sf.max_tokens else "stop"
+
+
+_MIP_R1_FILE = "response/math/normal/deepseekR1/response.json"
+
+
+def read_mip(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
+    """MiP-Overthinking response.json (a JSON list, 52 MATH-500 problems). The DeepSeek-R1 file has
+    ``unique_id``, ``question`` and the completion under ``deepseek-reasoner (question)``; the other
+    models' files only ``model_answer``, ``answer`` and ``eval_result``, in the same row order as the
+    R1 file (checked here by the answer). ``eval_result`` is an LLM judge: 1 correct, 2 incorrect,
+    0 "the question is insufficient" (no label)."""
+    rows = _json(data)
+    index = rows if "unique_id" in rows[0] else _json(refs.blob(sf.repo, sf.commit, _MIP_R1_FILE))
+    for i, row in enumerate(rows):
+        if not sf.keep(i):
+            continue
+        meta = index[i]
+        if str(meta["answer"]) != str(row["answer"]):
+            raise SystemExit(f"{sf.path}: row {i} is not aligned with {_MIP_R1_FILE}")
+        ref = refs.join("math500", key=meta["unique_id"], problem=meta["question"])
+        completion = row.get("model_answer") or row.get("deepseek-reasoner (question)")
+        judged = str(row.get("eval_result"))
+        yield {
+            "problem_id": ref["id"],
+            "problem": ref["problem"],
+            "gold": ref["gold"],
+            "completion": completion,
+            "source_label": {"1": True, "2": False}.get(judged),
+            "sample": 0,
+            "extra": {"eval_result": judged, "level": meta.get("level")},
+        }
+
+
+def read_sglang_tarball(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
+    """Dongximing/semantic: a tar.gz of ``..._math-500_{idx}/generation.json`` files, each a list
+    with one dict: ``input_text`` (problem), ``real_answer`` (completion), ``tokens_full_answer``
+    (completion tokens as sglang counted them), ``answer``. ``idx`` is the MATH-500 row index."""
+    with tarfile.open(fileobj=io.BytesIO(data)) as tf:
+        members = sorted(
+            (m for m in tf.getmembers() if m.name.endswith("/generation.json")),
+            key=lambda m: int(m.name.split("/")[-2].rsplit("_", 1)[1]),
+        )
+        for m in members:
+            idx = int(m.name.split("/")[-2].rsplit("_", 1)[1])
+            if not sf.keep(idx):
+                continue
+            d = json.load(tf.extractfile(m))[0]
+            ref = refs.join("math500", index=idx, problem=d["input_text"])
+            yield {
+                "problem_id": ref["id"],
+                "problem": ref["problem"],
+                "gold": ref["gold"],
+                "completion": d["real_answer"],
+                "source_label": None,
+                "sample": 0,
+                "finish_reason": _by_tokens(d.get("tokens_full_answer"), sf),
+                "extra": {"completion_tokens": d.get("tokens_full_answer"), "source_gold": d.get("answer")},
+            }
+
+
+def read_hybrid_benchmark(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
+    """thinking-llms-interp benchmark_results_*.json: ``tasks`` with ``question``,
+    ``correct_answer`` and ``model_answers.thinking_model`` (the R1-distilled model's completion;
+    the base and hybrid models' answers are not used). No ids: joined to MATH-500 by problem text."""
+    for i, task in enumerate(_json(data)["tasks"]):
+        if not sf.keep(i):
+            continue
+        ref = refs.join("math500", problem=task["question"])
+        yield {
+            "problem_id": ref["id"],
+            "problem": ref["problem"],
+            "gold": ref["gold"],
+            "completion": task["model_answers"]["thinking_model"],
+            "source_label": None,
+            "sample": 0,
+            "extra": {"source_gold": task.get("correct_answer")},
+        }
+
+
+def read_trace_topology(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
+    """LLM-Reasoning-Trace-Topology traces (JSONL): ``item_id`` (``math500_NNNN``, the MATH-500
+    row index), ``problem``, ``ground_truth``, ``full_response``, ``total_generated_tokens``,
+    ``is_correct`` (the repository's own grader), ``extracted_answer``."""
+    for i, line in enumerate(data.decode().splitlines()):
+        if not line.strip() or not sf.keep(i):
+            continue
+        row = json.loads(line)
+        idx = int(row["item_id"].rsplit("_", 1)[1])
+        ref = refs.join("math500", index=idx, problem=row["problem"])
+        yield {
+            "problem_id": ref["id"],
+            "problem": ref["problem"],
+            "gold": ref["gold"],
+            "completion": row["full_response"],
+            "source_label": bool(row["is_correct"]) if row.get("is_correct") is not None else None,
+            "sample": 0,
+            "finish_reason": _by_tokens(row.get("total_generated_tokens"), sf),
+            "extra": {
+                "source_pred": row.get("extracted_answer"),
+                "tokens": row.get("total_generated_tokens"),
+            },
+        }
+
+
+def _thip_keep(row: dict) -> bool:
+    """The THIP rows used: every completion in R1 format and every one cut at the length limit. Rows
+    that stopped without ever closing the think block are left out (the RL fine-tune often answers
+    inside it, and whether that is an answer is a question of format, not of grading)."""
+    return "</think>" in row["response"][0] or row["finish_reason"][0] == "length"
+
+
+def read_thip(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
+    """THIP eval_results/*/generation.jsonl: ``problem``, ``id`` (MATH ``unique_id``, or the AIME
+    problem number), ``expected_answer`` or ``answer``, ``response`` (list, n=1), ``finish_reason``
+    (vLLM's, list), ``response_length`` (tokens), ``correct`` (the repository's grader, list)."""
+    reference = {"math500": "math500", "aime24": "aime24", "aime25": "aime25"}[sf.benchmark]
+    for i, line in enumerate(data.decode().splitlines()):
+        if not line.strip() or not sf.keep(i):
+            continue
+        row = json.loads(line)
+        if not _thip_keep(row):
+            continue
+        if reference == "aime25":
+            # ids are the row numbers of the AIME 2025 file; six problem texts are worded differently
+            # in the two copies, so the join is checked on the answer instead
+            ref = refs.join(reference, index=int(row["id"]))
+            if ref["gold"] != str(row["answer"]):
+                raise SystemExit(
+                    f"{sf.path}: AIME 2025 problem {row['id']} has another answer in the reference"
+                )
+            ref.update(id=str(row["id"]), problem=row["problem"])
+        else:
+            ref = refs.join(reference, key=row["id"], problem=row["problem"])
+        yield {
+            "problem_id": ref["id"],
+            "problem": ref["problem"],
+            "gold": ref["gold"],
+            "completion": row["response"][0],
+            "source_label": bool(row["correct"][0]),
+            "sample": 0,
+            "finish_reason": row["finish_reason"][0],
+            "extra": {"tokens": row["response_length"][0]},
+        }
+
+
+def read_aime_preview(data: bytes, sf: SourceFile, refs: References) -> Iterator[dict]:
+    """AIME-Preview evaluation output (JSONL): ``id`` (AIME 2024 problem number 60-89),
+    ``question``, ``gold_answer``, ``generated_responses`` (list, one sample), ``is_correct``."""
+    for i, line in enumerate(data.decode().splitlines()):
+        if not line.strip() or not sf.keep(i):
+            continue
+        row = json.loads(line)
+        ref = refs.join("aime24", key=row["id"], problem=row["question"])
+        yield {
+            "problem_id": ref["id"],
+            "problem": ref["problem"],
+            "gold": ref["gold"],
+            "completion": row["generated_responses"][0],
+            "source_label": bool(row["is_correct"]),
+            "sample": 0,
+            "extra": {"source_pred": (row.get("generated_answers") or [None])[0]},
+        }
+
+
 READERS = {
     "qwen_toolkit": read_qwen_toolkit,
     "gsm8k_examples": read_gsm8k_examples,
     "lighteval_details": read_lighteval_details,
+    "mip": read_mip,
+    "sglang_tarball": read_sglang_tarball,
+    "hybrid_benchmark": read_hybrid_benchmark,
+    "trace_topology": read_trace_topology,
+    "thip": read_thip,
+    "aime_preview": read_aime_preview,
 }
 
 
@@ -275,6 +531,193 @@ SOURCES: list[SourceFile] = [
         samples=2,
         note="GSM8K test problems 0-59; is_correct from the paper's release",
     ),
+]
+
+REFERENCES = {
+    "math500": Reference(
+        SKYTHOUGHT,
+        SKYTHOUGHT_COMMIT,
+        "skythought/Qwen2.5-Math/evaluation/data/math500/test.jsonl",
+        "unique_id",
+        "problem",
+        "answer",
+        "Apache-2.0 (the MATH-500 split of MATH, MIT)",
+    ),
+    "aime24": Reference(
+        QWEN25_MATH,
+        QWEN25_MATH_COMMIT,
+        "evaluation/data/aime24/test.jsonl",
+        "id",
+        "problem",
+        "answer",
+        "MIT (evaluation/LICENSE)",
+    ),
+    "aime25": Reference(
+        "QwenLM/QwQ",
+        "620a5eadc89ff464d339367dd9c9973a93215c81",
+        "eval/data/aime25.jsonl",
+        "prompt",
+        "prompt",
+        "answer",
+        "Apache-2.0",
+        problem_suffix="\nPlease reason step by step, and put your final answer within \\boxed{}.",
+    ),
+}
+
+# ------------------------------------------------------------------ R1-format sources (</think>)
+
+MIP = "MingLiiii/MiP-Overthinking"
+MIP_COMMIT = "4090d3b15e7bb93cc5ed4d62250fdd0e8c51d5e2"
+SEMANTIC = "Dongximing/semantic"
+SEMANTIC_COMMIT = "c8dd39a02fd0ca63337b2f580478241e691200ce"
+HYBRID = "thaotnguyen/thinking-llms-interp"
+HYBRID_COMMIT = "1d93ce1bebe39adac61b5abbe62fdb8b1a64048d"
+TOPOLOGY = "markyx316/LLM-Reasoning-Trace-Topology"
+TOPOLOGY_COMMIT = "f841ba72f3948260a84db0d7fd37ca0722f301ad"
+THIP = "Thrillcrazyer/THIP"
+THIP_COMMIT = "168ed43782ea5b9320b96af6b2ac4314a86ef911"
+TEGRA = "bkubwimana/tegra_monitor"
+TEGRA_COMMIT = "b9d0fcb624b138983497772f3dc9a0d95c6f75f7"
+NO_LICENCE = "none (no licence file at the pinned commit): measurement only, never copied into the repository"
+
+_MIP_MODELS = {
+    "deepseekR1": "DeepSeek-R1 (API deepseek-reasoner)",
+    "QwQ": "QwQ-32B",
+    "DSQ": 'unnamed by the repository ("DSQ"; by the MiP paper probably DeepSeek-R1-Distill-Qwen-32B)',
+}
+
+
+def _mip(folder: str) -> SourceFile:
+    return SourceFile(
+        key=f"mip-{folder.lower()}-math500",
+        repo=MIP,
+        commit=MIP_COMMIT,
+        path=f"response/math/normal/{folder}/response.json",
+        licence="MIT",
+        model=_MIP_MODELS[folder],
+        benchmark="math500",
+        reader="mip",
+        think_prefilled=True,
+        note="52 MATH-500 problems, the unmodified ('normal') questions only; source label = the "
+        "repository's LLM judge (eval_result 1/2; 0, 'insufficient question', is no label)",
+    )
+
+
+def _thip(run: str, folder: str, bench: str, keep=lambda i: True) -> SourceFile:
+    return SourceFile(
+        key=f"thip-{run.lower()}-{bench}",
+        repo=THIP,
+        commit=THIP_COMMIT,
+        path=f"eval_results/{run}/{folder}/generation.jsonl",
+        licence="Apache-2.0",
+        model=f"THIP {run} checkpoint-240 (an RL fine-tune of DeepSeek-R1-Distill-Qwen-7B)",
+        benchmark=bench,
+        reader="thip",
+        keep=keep,
+        think_prefilled=True,
+        note="vLLM, T=0.6, top_p=0.95, max_model_len 16384; finish_reason and correct are the source's; "
+        "rows in R1 format or cut at the limit only",
+    )
+
+
+def _tegra(budget: int) -> SourceFile:
+    return SourceFile(
+        key=f"tegra-deepscaler-{budget}t-aime24",
+        repo=TEGRA,
+        commit=TEGRA_COMMIT,
+        path=f"eval/sweep_results/sweep_tokens_{budget}/agentica-org/DeepScaleR-1.5B-Preview/aime/"
+        f"{budget}t_test2024_qwen-instruct_t0.6_k1_s0_e30.jsonl",
+        licence="none at the pinned commit (MIT only from 8e75358ef3a6, later): measurement only, never copied",
+        model="agentica-org/DeepScaleR-1.5B-Preview",
+        benchmark="aime24",
+        reader="aime_preview",
+        max_tokens=budget,
+        note=f"AIME-Preview evaluation, T=0.6, max_tokens={budget} (a token-budget sweep; no per-row "
+        "token count, so finished is inferred)",
+    )
+
+
+SOURCES += [
+    _mip("deepseekR1"),
+    _mip("QwQ"),
+    _mip("DSQ"),
+    SourceFile(
+        key="semantic-qwq32b-math500",
+        repo=SEMANTIC,
+        commit=SEMANTIC_COMMIT,
+        path="h100_QwQ-32B_math-500_seed123.tar.gz",
+        licence=NO_LICENCE,
+        model="QwQ-32B (sglang; prompted with the DeepSeek-R1-Distill chat template)",
+        benchmark="math500",
+        reader="sglang_tarball",
+        think_prefilled=True,
+        max_tokens=14000,
+        note="MATH-500 rows 100-499, T=0.6, top_p=0.95, max_new_tokens=14000, seed 123; finish_reason "
+        "inferred: length when the recorded completion token count reaches 14000, else stop",
+    ),
+    SourceFile(
+        key="hybrid-r1qwen14b-math500",
+        repo=HYBRID,
+        commit=HYBRID_COMMIT,
+        path="hybrid-2/results/benchmark_results_qwen2.5-14b_math500.json",
+        licence=NO_LICENCE,
+        model="DeepSeek-R1-Distill-Qwen-14B",
+        benchmark="math500",
+        reader="hybrid_benchmark",
+        think_prefilled=True,
+        note="400 MATH-500 problems; generation limit 2,000 new tokens (the script's default), so the "
+        "completions without </think> were cut there; no token counts, finished is inferred",
+    ),
+    SourceFile(
+        key="topology-r1-math500",
+        repo=TOPOLOGY,
+        commit=TOPOLOGY_COMMIT,
+        path="data/traces/math500_deepseek_r1.jsonl",
+        licence="MIT",
+        model="DeepSeek-R1 (API deepseek-reasoner)",
+        benchmark="math500",
+        reader="trace_topology",
+        note="MATH-500 rows 0-19, T=0.6; the completion was rebuilt by the repository as "
+        "<think> + reasoning_content + </think> + answer (the API returns them separately)",
+    ),
+    SourceFile(
+        key="topology-r1llama8b-math500",
+        repo=TOPOLOGY,
+        commit=TOPOLOGY_COMMIT,
+        path="data/traces/pilot_math500_llama8b.jsonl",
+        licence="MIT",
+        model="DeepSeek-R1-Distill-Llama-8B",
+        benchmark="math500",
+        reader="trace_topology",
+        think_prefilled=True,
+        max_tokens=32768,
+        note="MATH-500 rows 0-19, T=0.6, transformers; finish_reason inferred from total_generated_tokens "
+        "against the 32768 limit",
+    ),
+    SourceFile(
+        key="topology-r1qwen7b-math500",
+        repo=TOPOLOGY,
+        commit=TOPOLOGY_COMMIT,
+        path="data/traces/pilot_math500_qwen7b.jsonl",
+        licence="MIT",
+        model="DeepSeek-R1-Distill-Qwen-7B",
+        benchmark="math500",
+        reader="trace_topology",
+        think_prefilled=True,
+        max_tokens=32768,
+        note="MATH-500 rows 0-19, T=0.6, transformers; finish_reason inferred from total_generated_tokens "
+        "against the 32768 limit",
+    ),
+    _thip("GSPOTAC", "MATH", "math500", keep=lambda i: i % 10 == 0),
+    _thip("GRPONOTAC", "MATH", "math500", keep=lambda i: i % 4 == 0),
+    _thip("RLOOTAC", "MATH", "math500", keep=lambda i: i % 4 == 1),
+    *(
+        _thip(run, folder, bench)
+        for run in ("GSPOTAC", "GSPONOTAC", "RLOOTAC", "RLOONOTAC")
+        for folder, bench in (("aime90", "aime24"), ("aime25", "aime25"))
+    ),
+    _tegra(8192),
+    _tegra(4096),
 ]
 
 REPOS = sorted({s.repo for s in SOURCES})
