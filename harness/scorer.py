@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.errors import DataError
 from harness.store import write_jsonl_atomic
 from harness.tasks import Task
 from harness.types import Completion, Problem, Reason, Score
@@ -42,10 +43,16 @@ def _score_range(path: str, start: int, end: int) -> list[dict[str, Any]]:
     with open(path, "rb") as f:
         f.seek(start)
         blob = f.read(end - start)
-    for line in blob.splitlines():
+    offset = start
+    for line in blob.splitlines(keepends=True):
+        at, offset = offset, offset + len(line)
         if not line.strip():
             continue
-        c = Completion.from_json(json.loads(line))
+        try:
+            c = Completion.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError) as e:  # a damaged line: name it, never a traceback
+            raise SamplesFileError(f"{path}: the sample line at byte {at} is unreadable "
+                                   f"({type(e).__name__}: {e}); fix or remove that line") from None
         problem = _PROBLEMS.get(c.problem_id)
         if problem is None:  # a sample of a problem no longer loaded (e.g. task.limit changed)
             continue
@@ -61,19 +68,39 @@ def _score_range(path: str, start: int, end: int) -> list[dict[str, Any]]:
     return out
 
 
+class SamplesFileError(ValueError):
+    """A line of a samples file that cannot be read (raised in a worker: a plain, picklable error)."""
+
+
 def byte_ranges(path: Path, lines_per_range: int = 64, max_bytes: int = 8 << 20) -> Iterator[tuple[int, int, int]]:
-    """(start, end, lines) ranges covering the complete lines of a JSONL file."""
+    """(start, end, lines) ranges covering the complete lines of a JSONL file. A torn tail (a last
+    line without its newline, or one that is not valid JSON, as a crash mid-write leaves it) is
+    not covered; a damaged line elsewhere is the scorer's to report."""
     with open(path, "rb") as f:
         start = pos = 0
         n = 0
+        pending: bytes | None = None  # the last complete line, committed once another follows
+
+        def commit(line: bytes) -> bool:
+            nonlocal pos, n
+            pos += len(line)
+            n += 1
+            return n >= lines_per_range or pos - start >= max_bytes
+
         for line in f:
             if not line.endswith(b"\n"):
                 break  # torn tail
-            pos += len(line)
-            n += 1
-            if n >= lines_per_range or pos - start >= max_bytes:
+            if pending is not None and commit(pending):
                 yield start, pos, n
                 start, n = pos, 0
+            pending = line
+        if pending is not None:
+            try:
+                if pending.strip():
+                    json.loads(pending)
+                commit(pending)
+            except ValueError:
+                log.warning("%s: skipping a torn last line", path)
         if n:
             yield start, pos, n
 
@@ -112,6 +139,18 @@ def score_file(
                 kept[key] = r
         bar.update(len(records))
 
+    try:
+        _score_all(task, by_id, samples_path, workers, total, emit)
+    except SamplesFileError as e:
+        bar.close()
+        raise DataError(str(e)) from None
+    bar.close()
+    # insertion order = file order of each key's first line
+    return write_jsonl_atomic(scores_path, kept.values())
+
+
+def _score_all(task: Task, by_id: dict[str, Problem], samples_path: Path, workers: int, total: int,
+               emit: Any) -> None:
     if total == 0:
         pass
     elif workers == 1:
@@ -128,6 +167,3 @@ def score_file(
                     emit(pending.popleft().get())
             while pending:
                 emit(pending.popleft().get())
-    bar.close()
-    # insertion order = file order of each key's first line
-    return write_jsonl_atomic(scores_path, kept.values())

@@ -302,7 +302,15 @@ class RunStore:
 
     def read_manifest(self) -> dict[str, Any]:
         """The manifest as plain JSON ({} when there is none yet)."""
-        return json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
+        if not self.manifest_path.exists():
+            return {}
+        try:
+            raw = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise DataError(f"{self.manifest_path}: unreadable: {e}") from e
+        if not isinstance(raw, dict):
+            raise DataError(f"{self.manifest_path}: not a JSON object")
+        return raw
 
     def write_manifest(self, manifest: Mapping[str, Any] | Manifest) -> None:
         write_json(self.manifest_path, manifest.to_json() if isinstance(manifest, Manifest) else dict(manifest))

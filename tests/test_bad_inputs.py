@@ -469,3 +469,49 @@ def test_dataset_as_csv_is_read(tmp_path):
     outs.write_text('{"id": "q1", "completion": "So \\\\boxed{5}."}\n{"id": "q2", "completion": "So \\\\boxed{7}."}\n')
     _, m = run_eval(replay_cfg(tmp_path, outs, f"task.data_files={data}"))
     assert m["pass@1"] == 0.5
+
+
+# -- damaged run directories ---------------------------------------------------------------------
+
+def _finished_run(tmp_path: Path) -> Path:
+    outs = replay_file(tmp_path / "outs.jsonl", 2, rows=ROWS[:3])
+    store, _ = run_eval(replay_cfg(tmp_path, outs))
+    return store.path
+
+
+def test_rescore_names_a_damaged_sample_line(tmp_path):
+    from harness.rescore import rescore
+
+    run = _finished_run(tmp_path)
+    lines = (run / "samples.jsonl").read_text().splitlines(keepends=True)
+    lines.insert(1, "{not json\n")
+    (run / "samples.jsonl").write_text("".join(lines))
+    for workers in (1, 2):
+        with pytest.raises(DataError, match=r"samples.jsonl: the sample line at byte \d+ is unreadable"):
+            rescore(run, workers=workers, progress=False)
+
+
+def test_rescore_skips_a_torn_last_sample_line(tmp_path):
+    from harness.rescore import rescore
+
+    run = _finished_run(tmp_path)
+    with open(run / "samples.jsonl", "a") as f:
+        f.write('{"id": "sample/alg\n')  # a crash mid-write, newline and all
+    out = rescore(run, workers=1, progress=False)
+    assert len(read_jsonl(out)) == 6
+
+
+def test_unreadable_manifest_is_one_error(tmp_path):
+    from harness.rescore import rescore
+
+    run = _finished_run(tmp_path)
+    (run / "manifest.json").write_text("garbage")
+    with pytest.raises(DataError, match="manifest.json: unreadable"):
+        rescore(run, workers=1, progress=False)
+
+
+def test_report_on_a_missing_results_dir_is_an_error_not_a_new_folder(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "harness", "report", "--results-dir", str(tmp_path / "nope")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and "does not exist" in proc.stderr + proc.stdout
+    assert not (tmp_path / "nope").exists()

@@ -137,6 +137,10 @@ def main(argv: Iterable[str] | None = None) -> None:
     ap.add_argument("--verdict-config", type=Path, default=None, help="default: configs/verdict.yaml")
     args = ap.parse_args(None if argv is None else list(argv))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.results_dir.is_dir():
+        log.error("results directory %s does not exist (a typo? runs are written to <results_dir>/runs/ "
+                  "by `make eval`)", args.results_dir)
+        sys.exit(2)
     try:
         if args.json:
             out_dir = (args.out.parent if args.out else args.results_dir)
