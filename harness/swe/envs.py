@@ -649,9 +649,11 @@ class EnvStore:
                             break
                     for rel in spec.environment_yml:
                         if (repo / rel).is_file():
-                            _, reqs = parse_environment_yml((repo / rel).read_text())
-                            if reqs:
-                                _run(pip + ["install", *reqs], repo, env, logf, f"installing from {rel}")
+                            _, conda_reqs, pip_reqs = environment_layers((repo / rel).read_text())
+                            # a conda file translated to pip: its conda-only packages are left out
+                            for layer, conda in ((conda_reqs, True), (pip_reqs, False)):
+                                if layer:
+                                    _install_dropping_missing(pip, layer, repo, env, logf, drop_unbuildable=conda)
                             break
                     if spec.setup and spec.build_setup:
                         # attempts install offline without build isolation: the build backend and
