@@ -111,9 +111,18 @@ def main() -> None:
     if argv and argv[0] in SUBCOMMANDS:
         import importlib
 
+        from harness.errors import HarnessError
+
         module, func = SUBCOMMANDS[argv[0]].split(":")
         sys.argv = [f"harness {argv[0]}", *argv[1:]]
-        getattr(importlib.import_module(module), func)()
+        try:
+            getattr(importlib.import_module(module), func)()
+        except HarnessError as e:  # what a subcommand did not answer itself: one line, never a traceback
+            if logging.getLogger().handlers:
+                logging.getLogger("harness").error("%s", e)
+            else:
+                print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
         return
     if argv and argv[0] in ("-h", "--help") and len(argv) == 1:
         print(__doc__)

@@ -685,6 +685,15 @@ def _simple_evaluate(opts: BridgeOptions, args: Mapping[str, Any], include: Sequ
     unknown = [t for t in opts.tasks if t not in tm.task_index]
     if unknown:
         raise HarnessError(f"unknown lm-eval task(s): {', '.join(unknown)} (`lm-eval ls tasks` lists them)")
+    # the tasks' datasets are loaded before the engine starts: a dataset that cannot be had (offline,
+    # gated, a wrong path) is one line now, not a traceback after minutes of model loading
+    try:
+        tm.load_task_or_group(list(opts.tasks))
+    except Exception as e:  # datasets and the hub raise many types; the user needs which task and what to do
+        raise HarnessError(
+            f"could not load the dataset of lm-eval task(s) {', '.join(opts.tasks)}: {type(e).__name__}: "
+            f"{str(e).strip().splitlines()[0] if str(e).strip() else ''} (offline or gated? give a local copy "
+            f"with --data-files [TASK=]PATH)") from e
     batch = opts.batch_size or ("auto" if opts.backend == "vllm" else "8")
     log.info("lm-eval %s model: %s", opts.backend, dict(args))
     lm = get_model(opts.backend).create_from_arg_obj(dict(args), {"batch_size": batch})
@@ -770,6 +779,8 @@ def parse_args(argv: Sequence[str]) -> BridgeOptions:
     a = ap.parse_args(words)
     tasks = [t.strip() for t in a.tasks.split(",") if t.strip()]
     limit = a.limit
+    if limit is not None and not limit > 0:
+        raise HarnessError(f"--limit {limit:g}: a whole number of documents (>= 1), or a fraction in (0, 1)")
     if limit is not None and limit >= 1:
         if not float(limit).is_integer():
             raise HarnessError(f"--limit {limit}: a whole number of documents, or a fraction below 1")

@@ -174,20 +174,9 @@ def compose(overrides: Sequence[str]) -> dict[str, Any]:
 
 
 def _compose(overrides: Sequence[str]) -> dict[str, Any]:
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
+    from harness.compose import compose
 
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = hydra_compose(config_name="eval", overrides=list(overrides))
-        out = OmegaConf.to_container(cfg, resolve=True)
-    except (HydraException, OmegaConfBaseException) as e:
-        raise ConfigError(" ".join(overrides) or "eval", str(e).splitlines()[0]) from e
-    assert isinstance(out, dict)
-    return out
+    return compose(overrides)
 
 
 def expand_sweep(overrides: Sequence[str]) -> list[list[str]]:

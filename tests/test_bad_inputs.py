@@ -515,3 +515,17 @@ def test_report_on_a_missing_results_dir_is_an_error_not_a_new_folder(tmp_path):
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and "does not exist" in proc.stderr + proc.stdout
     assert not (tmp_path / "nope").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["serve", "model=no-such-model", "--dry-run"], "Could not find 'model/no-such-model'"),
+    (["plan", "model=no-such-model"], "Could not find 'model/no-such-model'"),
+    (["lm-eval", "--tasks", "gsm8k", "--limit", "-3"], "--limit -3"),
+    (["lm-eval", "--tasks", "gsm8k", "--model", "no-such-model"], "Could not find 'model/no-such-model'"),
+])
+def test_subcommands_answer_bad_arguments_in_one_line(argv, needle):
+    proc = subprocess.run([sys.executable, "-m", "harness", *argv], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 2, out[-2000:]
+    assert "Traceback" not in out and needle in out, out[-2000:]
