@@ -125,7 +125,8 @@ class EnvSpec:
                 "inherit_site_packages": self.inherit_site_packages,
                 "setup_commit": self.setup_commit if reads_repo else None,
                 **({"keep_frozen_pins": True} if self.keep_frozen_pins else {}),
-                **({"pip_packages": list(self.pip_packages)} if self.pip_packages else {})}
+                **({"pip_packages": list(self.pip_packages)} if self.pip_packages else {}),
+                **({"packages_after_environment_yml": True} if self.environment_yml and self.packages else {})}
 
     @property
     def key(self) -> str:
@@ -625,9 +626,14 @@ class EnvStore:
                 new_pip, new_wheel = pip_for(_version_of(py) or spec.python)
                 _run(pip + ["install", "-U", new_pip], path, env, logf, "updating pip")
                 _run(pip + ["install", "-U", new_wheel], path, env, logf, "installing wheel")
-            if spec.packages:
+            # with a repository's environment file, its packages go in first and the spec's pins after
+            # them (as swebench's images run `conda env create` and then pip install the pins): the
+            # file's unpinned packages would otherwise move the pins (numpy 2 under pandas 1.5)
+            packages_pending = bool(spec.packages)
+            if spec.packages and not spec.environment_yml:
                 _install_dropping_missing(pip, list(spec.packages), path, env, logf,
                                           drop_unbuildable=bool(spec.pip_packages))
+                packages_pending = False
             if spec.pip_packages:
                 _install_dropping_missing(pip, list(spec.pip_packages), path, env, logf)
             work = Path(tempfile.mkdtemp(prefix="swe-env-", dir=path))
@@ -655,6 +661,9 @@ class EnvStore:
                                 if layer:
                                     _install_dropping_missing(pip, layer, repo, env, logf, drop_unbuildable=conda)
                             break
+                    if packages_pending:
+                        _install_dropping_missing(pip, list(spec.packages), path, env, logf)
+                        packages_pending = False
                     if spec.setup and spec.build_setup:
                         # attempts install offline without build isolation: the build backend and
                         # its plugins (e.g. setuptools_scm) must be in the environment
