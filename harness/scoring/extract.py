@@ -56,6 +56,27 @@ def answer_region(text: str, think_prefilled: bool = False) -> str | None:
     return _SOLUTION_MARKS.sub("\n", region) if "<|" in region else region
 
 
+# How much of the end of a closed think block stands in for an empty answer region.
+REASONING_TAIL_CHARS = 3000
+
+
+def reasoning_tail(text: str, chars: int = REASONING_TAIL_CHARS) -> str:
+    """The last `chars` characters of the reasoning before the last think-block closer ("" when
+    there is none). When a model closes its think block and writes nothing after it, having ended
+    the reasoning on its answer ("... The answer is \\boxed{2220}.</think>"), this is where the
+    answer is; the grader reads it only for a completion that finished."""
+    close, _ = max((text.rfind(c), c) for c in _CLOSERS)
+    if close <= 0:
+        return ""
+    start = max(0, close - chars)
+    head = text[start:close]
+    for o in _OPENERS:  # the think block's own opening tag is not part of its content
+        at = head.rfind(o)
+        if at != -1:
+            head = head[at + len(o):]
+    return _SOLUTION_MARKS.sub("\n", head) if "<|" in head else head
+
+
 # -- boxed ---------------------------------------------------------------------------------------
 
 _BOX_BEFORE = re.compile(r"\\(?:boxed|fbox) *$")

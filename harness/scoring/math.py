@@ -10,7 +10,10 @@ Three grader profiles, all computed from the same completion in one pass:
   credits whatever expression it finds, also in text that was cut off).
 
 Rules common to all three: only the text after the last ``</think>`` counts; a think block that
-never closed has no answer. For ``strict`` and ``default``, a completion that did not finish and
+never closed has no answer. When nothing follows a closed think block and the completion was not
+cut off, the end of the reasoning (its last 3,000 characters) stands in for the answer region, and
+the rules apply to it as usual (a model that ends its reasoning on "The answer is \\boxed{2220}."
+and closes the block has answered). For ``strict`` and ``default``, a completion that did not finish and
 ends in a repetition loop (or token salad) has no answer at all: a boxed answer inside a loop that
 hit the limit is not an answer, and neither is one the model went on to loop after.
 
@@ -43,6 +46,7 @@ from harness.scoring.extract import (  # noqa: F401  (re-exported: the public na
     extract_answer,
     last_boxed,
     read_number_words,
+    reasoning_tail,
 )
 from harness.scoring.finish import finished as is_finished
 from harness.scoring.finish import runaway
@@ -50,7 +54,7 @@ from harness.scoring.finish import runaway
 GRADERS = ("strict", "default", "lenient")
 # Bumped whenever a change to extraction, normalisation or profiles can change a verdict; recorded
 # with every scores file so that `harness rescore` can say what re-judged a run.
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 
 
 # -- normalisation for voting -------------------------------------------------------------------
@@ -296,6 +300,10 @@ class MathGrader:
         if region is None:
             none = Graded(False, None, "truncated" if truncated else "no_answer", "none")
             return {p: none for p in profiles}
+        if not region.strip() and finish_reason != "length":
+            # the think block closed and nothing followed: a model that ended its reasoning on its
+            # answer and stopped has answered there (finished-ness is judged on that text)
+            region = reasoning_tail(text)
         done = is_finished(region, finish_reason)
         # a completion that ran away (a loop, token salad) until it stopped without finishing has no
         # answer: what it said before the runaway was not its last word
