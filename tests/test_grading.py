@@ -183,6 +183,11 @@ def test_loop_through_the_think_closer_that_hit_the_limit_is_not_an_answer():
     # a stop token emitted inside the loop does not make it a finished answer
     r = grade(text, "\\frac{14}{3}", finish="stop")
     assert (r["strict"].correct, r["default"].correct) == (False, False)
+    # a model that loops in its reasoning, then closes the block and answers once, has answered
+    looped = "<think>\n" + LONG + "Wait, let me check the radius again. " * 150
+    answered = looped + "</think>\n\nThe radius of the smaller semicircle is $\\boxed{\\frac{14}{3}}$."
+    assert find_loop(looped) is not None
+    assert grade(answered, "\\frac{14}{3}", finish="stop")["default"].correct is True
 
 
 def test_token_salad_is_a_runaway():

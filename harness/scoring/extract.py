@@ -71,6 +71,11 @@ def answer_region(text: str, think_prefilled: bool = False) -> str | None:
     return _SOLUTION_MARKS.sub("\n", region) if "<|" in region else region
 
 
+def last_closer(text: str) -> int:
+    """Where the last think-block closer starts (``</think>``, ``<|end_of_thought|>``), or -1."""
+    return max(text.rfind(c) for c in _CLOSERS)
+
+
 # How much of the end of a closed think block stands in for an empty answer region.
 REASONING_TAIL_CHARS = 3000
 

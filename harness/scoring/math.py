@@ -46,11 +46,12 @@ from harness.scoring.extract import (  # noqa: F401  (re-exported: the public na
     boxed_spans,
     extract_answer,
     last_boxed,
+    last_closer,
     read_number_words,
     reasoning_tail,
 )
+from harness.scoring.finish import LOOP_TAIL_CHARS, runaway
 from harness.scoring.finish import finished as is_finished
-from harness.scoring.finish import runaway
 
 GRADERS = ("strict", "default", "lenient")
 # Bumped whenever a change to extraction, normalisation or profiles can change a verdict; recorded
@@ -287,6 +288,18 @@ class MathVerifier:
 
 # -- profiles ----------------------------------------------------------------------------------------
 
+def _loops_through_closer(text: str, region: str) -> bool:
+    """A loop whose repeated unit holds the think closer ("... \\boxed{5} </think> The answer is
+    \\boxed{5}. </think> ..."): the answer region is only the last repeat, too short to show the
+    loop. It is one when the region already appeared before the last closer and the whole text ends
+    in a runaway (a model that loops in its reasoning and then answers once is not caught: its answer
+    is new text)."""
+    if not region.strip() or len(region) >= LOOP_TAIL_CHARS:
+        return False  # a long region shows its own loop
+    close = last_closer(text)
+    return close > 0 and region in text[:close] and runaway(text)
+
+
 class MathGrader:
     """Grades one completion under every profile (GRADERS) at once."""
 
@@ -309,10 +322,8 @@ class MathGrader:
         done = is_finished(region, finish_reason)
         # a completion that ran away (a loop, token salad) has no answer, whether it then hit the
         # limit or emitted a stop token inside the loop: what it said before the runaway was not its
-        # last word. The whole text is checked too: a loop whose unit holds a </think> leaves only
-        # its last repeat as the answer region
-        ran_away = runaway(region) or runaway(text)
-        cut = "" if ran_away else region
+        # last word
+        cut = "" if runaway(region) or _loops_through_closer(text, region) else region
         missing = "truncated" if not done else "no_answer"
         out: dict[str, Graded] = {}
         checked: dict[str, tuple[bool, str]] = {}
