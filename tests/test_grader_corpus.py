@@ -15,7 +15,9 @@ from scripts.grader_corpus.build import ends_complete, select_excerpt  # noqa: E
 from scripts.grader_corpus.sources import SOURCES  # noqa: E402
 
 EXCERPT = Path(__file__).parent / "fixtures" / "grader_corpus" / "excerpt.jsonl"
-CATEGORIES = {"boxed", "phrase", "statement", "truncated", "loop", "relation", "matrix", "number_format", "other"}
+# "other" (a finished completion with no final answer at all) has no member since labelling rule 7
+# reads the end of the reasoning of a completion that stopped with nothing after </think>
+CATEGORIES = {"boxed", "phrase", "statement", "truncated", "loop", "relation", "matrix", "number_format"}
 FIELDS = {
     "uid",
     "source",

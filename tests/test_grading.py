@@ -149,6 +149,47 @@ def test_answer_given_before_the_budget_ran_out_still_counts():
     assert grade(text, "9", finish="length")["default"].correct is True
 
 
+def test_answer_at_the_end_of_the_reasoning_counts_when_the_model_stopped():
+    # an RL fine-tune that boxes its answer inside the think block and writes nothing after it
+    text = ("<think>\n" + LONG + "The least multiple of 30 written with only the digits 0 and 2 is 2220.\n\n"
+            "The answer is \\boxed{2220}.</think>")
+    r = grade(text, "2220", finish="stop")
+    assert all(g.correct for g in r.values()), r
+    assert r["default"].rule == "boxed"
+    assert grade(text, "6", finish="stop")["default"].correct is False  # the last box, not an earlier one
+    # cut off there, or finish reason unknown (a token limit may fall right after </think>): no answer
+    for finish in ("length", None):
+        assert grade(text, "2220", finish=finish)["default"].correct is False, finish
+
+
+def test_tag_style_box_after_the_think_block():
+    text = ("<think>\n" + LONG + "So the coins before the bag of 53 were $7 \\times 29 = 203$.\n"
+            "Thus, the answer is \\(\\boxed{203}\\).</think> <boxed>203</boxed>")
+    assert answer_region(text).strip() == "\\boxed{203}"
+    r = grade(text, "203")
+    assert (r["strict"].correct, r["default"].correct) == (True, True)
+    matrix = "</think> <boxed>\\begin{pmatrix} \\frac{16}{49} \\\\ \\frac{48}{49} \\end{pmatrix}</boxed>"
+    assert grade(matrix, "\\begin{pmatrix} 16/49 \\\\ 48/49 \\end{pmatrix}")["default"].correct is True
+    assert grade("</think> <boxed>55</boxed>", "55^\\circ")["default"].correct is True
+
+
+def test_loop_through_the_think_closer_that_hit_the_limit_is_not_an_answer():
+    # the repeated unit holds </think>: the answer region is only the last repeat, short and clean
+    unit = ("</think> The radius of the smaller semicircle is \\(\\boxed{\\frac{14}{3}}\\). </answer> "
+            "\\boxed{\\frac{14}{3}} </boxed> </solution> ")
+    text = "<think>\n" + LONG + "So the radius is $\\frac{14}{3}$." + unit * 120
+    r = grade(text, "\\frac{14}{3}", finish="length")
+    assert (r["strict"].correct, r["default"].correct) == (False, False)
+    # a stop token emitted inside the loop does not make it a finished answer
+    r = grade(text, "\\frac{14}{3}", finish="stop")
+    assert (r["strict"].correct, r["default"].correct) == (False, False)
+    # a model that loops in its reasoning, then closes the block and answers once, has answered
+    looped = "<think>\n" + LONG + "Wait, let me check the radius again. " * 150
+    answered = looped + "</think>\n\nThe radius of the smaller semicircle is $\\boxed{\\frac{14}{3}}$."
+    assert find_loop(looped) is not None
+    assert grade(answered, "\\frac{14}{3}", finish="stop")["default"].correct is True
+
+
 def test_token_salad_is_a_runaway():
     salad = "pd自如取消 Brig that Bo noon Δ RELEASEvalidation 万平方米常务 exon clap 重返 corps Bain 겠습니다 **** بو 发挥 "
     text = LONG + "Therefore the area is $\\boxed{25}$." + salad * 30

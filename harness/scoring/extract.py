@@ -43,9 +43,22 @@ _OPENERS = (THINK_OPEN, "<|begin_of_thought|>")
 _SOLUTION_MARKS = re.compile(r"<\|(?:begin|end)_of_solution\|>")
 
 
+# A box written as a tag, "<boxed>203</boxed>" (what some RL fine-tunes of R1-distilled models
+# write after </think>): read as \boxed{203} when its content is one plain expression.
+_TAG_BOX = re.compile(r"<boxed>([^<>]{1,300}?)</boxed>")
+
+
+def _tag_box(m: re.Match[str]) -> str:
+    inner = m.group(1).strip()
+    if not inner or inner.count("{") != inner.count("}") or "\\boxed" in inner:
+        return m.group(0)
+    return "\\boxed{" + inner + "}"
+
+
 def answer_region(text: str, think_prefilled: bool = False) -> str | None:
     """The part of a completion that may contain the final answer, or None when the
-    reasoning never ended (an unterminated think block)."""
+    reasoning never ended (an unterminated think block). A tag-style ``<boxed>...</boxed>`` in it
+    reads as ``\\boxed{...}``."""
     close, marker = max((text.rfind(c), c) for c in _CLOSERS)
     if close != -1:
         region = text[close + len(marker):]
@@ -53,7 +66,35 @@ def answer_region(text: str, think_prefilled: bool = False) -> str | None:
         return None
     else:
         region = text
+    if "<boxed>" in region:
+        region = _TAG_BOX.sub(_tag_box, region)
     return _SOLUTION_MARKS.sub("\n", region) if "<|" in region else region
+
+
+def last_closer(text: str) -> int:
+    """Where the last think-block closer starts (``</think>``, ``<|end_of_thought|>``), or -1."""
+    return max(text.rfind(c) for c in _CLOSERS)
+
+
+# How much of the end of a closed think block stands in for an empty answer region.
+REASONING_TAIL_CHARS = 3000
+
+
+def reasoning_tail(text: str, chars: int = REASONING_TAIL_CHARS) -> str:
+    """The last `chars` characters of the reasoning before the last think-block closer ("" when
+    there is none). When a model closes its think block and writes nothing after it, having ended
+    the reasoning on its answer ("... The answer is \\boxed{2220}.</think>"), this is where the
+    answer is; the grader reads it only for a completion that stopped by itself."""
+    close, _ = max((text.rfind(c), c) for c in _CLOSERS)
+    if close <= 0:
+        return ""
+    start = max(0, close - chars)
+    head = text[start:close]
+    for o in _OPENERS:  # the think block's own opening tag is not part of its content
+        at = head.rfind(o)
+        if at != -1:
+            head = head[at + len(o):]
+    return _SOLUTION_MARKS.sub("\n", head) if "<|" in head else head
 
 
 # -- boxed ---------------------------------------------------------------------------------------

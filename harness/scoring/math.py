@@ -10,9 +10,13 @@ Three grader profiles, all computed from the same completion in one pass:
   credits whatever expression it finds, also in text that was cut off).
 
 Rules common to all three: only the text after the last ``</think>`` counts; a think block that
-never closed has no answer. For ``strict`` and ``default``, a completion that did not finish and
-ends in a repetition loop (or token salad) has no answer at all: a boxed answer inside a loop that
-hit the limit is not an answer, and neither is one the model went on to loop after.
+never closed has no answer. When nothing follows a closed think block and the completion stopped by
+itself (finish reason ``stop``; not when it is unknown), the end of the reasoning (its last 3,000
+characters) stands in for the answer region, and
+the rules apply to it as usual (a model that ends its reasoning on "The answer is \\boxed{2220}."
+and closes the block has answered). For ``strict`` and ``default``, a completion that ends in a repetition loop
+(or token salad) has no answer at all, whether it hit the limit or stopped inside the loop: a boxed
+answer inside a loop is not an answer, and neither is one the model went on to loop after.
 
 Equivalence is math-verify's (``parse`` + ``verify``, the gold wrapped in ``$...$``). What this
 module adds is normalisation of the extracted answer before it reaches math-verify: thousands
@@ -42,15 +46,17 @@ from harness.scoring.extract import (  # noqa: F401  (re-exported: the public na
     boxed_spans,
     extract_answer,
     last_boxed,
+    last_closer,
     read_number_words,
+    reasoning_tail,
 )
+from harness.scoring.finish import LOOP_TAIL_CHARS, runaway
 from harness.scoring.finish import finished as is_finished
-from harness.scoring.finish import runaway
 
 GRADERS = ("strict", "default", "lenient")
 # Bumped whenever a change to extraction, normalisation or profiles can change a verdict; recorded
 # with every scores file so that `harness rescore` can say what re-judged a run.
-GRADER_VERSION = "2"
+GRADER_VERSION = "4"
 
 
 # -- normalisation for voting -------------------------------------------------------------------
@@ -282,6 +288,18 @@ class MathVerifier:
 
 # -- profiles ----------------------------------------------------------------------------------------
 
+def _loops_through_closer(text: str, region: str) -> bool:
+    """A loop whose repeated unit holds the think closer ("... \\boxed{5} </think> The answer is
+    \\boxed{5}. </think> ..."): the answer region is only the last repeat, too short to show the
+    loop. It is one when the region already appeared before the last closer and the whole text ends
+    in a runaway (a model that loops in its reasoning and then answers once is not caught: its answer
+    is new text)."""
+    if not region.strip() or len(region) >= LOOP_TAIL_CHARS:
+        return False  # a long region shows its own loop
+    close = last_closer(text)
+    return close > 0 and region in text[:close] and runaway(text)
+
+
 class MathGrader:
     """Grades one completion under every profile (GRADERS) at once."""
 
@@ -296,10 +314,16 @@ class MathGrader:
         if region is None:
             none = Graded(False, None, "truncated" if truncated else "no_answer", "none")
             return {p: none for p in profiles}
+        if not region.strip() and finish_reason == "stop":
+            # the think block closed and nothing followed: a model that ended its reasoning on its
+            # answer and stopped has answered there. Only on a recorded stop: with the finish
+            # reason unknown, a token limit may have fallen right after </think>
+            region = reasoning_tail(text)
         done = is_finished(region, finish_reason)
-        # a completion that ran away (a loop, token salad) until it stopped without finishing has no
-        # answer: what it said before the runaway was not its last word
-        cut = "" if not done and runaway(region) else region
+        # a completion that ran away (a loop, token salad) has no answer, whether it then hit the
+        # limit or emitted a stop token inside the loop: what it said before the runaway was not its
+        # last word
+        cut = "" if runaway(region) or _loops_through_closer(text, region) else region
         missing = "truncated" if not done else "no_answer"
         out: dict[str, Graded] = {}
         checked: dict[str, tuple[bool, str]] = {}

@@ -116,10 +116,18 @@ _NUMFMT = re.compile(
 _PHRASE = re.compile(r"(?:final\s+answer\s*(?:is|:)|\banswer\s*(?:is|:))", re.IGNORECASE)
 
 
-def answer_region(completion: str, sf: SourceFile) -> str:
+def answer_region(completion: str, sf: SourceFile, finish_reason: str | None = None) -> str:
+    """The text a reader takes the final answer from: after the last </think> (or the end of the
+    reasoning when a completion that stopped wrote nothing after it, rule 7), the solution block of
+    Sky-T1 output, or the whole completion."""
     close = completion.rfind(THINK_CLOSE)
     if close != -1:
-        return completion[close + len(THINK_CLOSE) :]
+        after = completion[close + len(THINK_CLOSE) :]
+        if not after.strip() and finish_reason == "stop":
+            from harness.scoring.extract import reasoning_tail
+
+            return reasoning_tail(completion)
+        return after
     if sf.end_marker and "<|begin_of_solution|>" in completion:
         return completion[completion.rfind("<|begin_of_solution|>") :]
     return completion
@@ -133,7 +141,7 @@ def categorise(item: dict, sf: SourceFile, finished: bool, loop: bool) -> str:
     if not finished:
         return "truncated"
     gold = item["gold"]
-    region = answer_region(item["completion"], sf)
+    region = answer_region(item["completion"], sf, item.get("finish_reason"))
     from harness.scoring.math import last_boxed
 
     boxed = last_boxed(region)
@@ -156,9 +164,9 @@ def categorise(item: dict, sf: SourceFile, finished: bool, loop: bool) -> str:
 # ------------------------------------------------------------------ verdicts (in worker processes)
 
 
-def _verdicts(job: tuple[str, str, str, bool]) -> tuple[str, dict]:
-    key, completion, gold, think_prefilled = job
-    item = {"think_prefilled": think_prefilled}
+def _verdicts(job: tuple[str, str, str, bool, str | None]) -> tuple[str, dict]:
+    key, completion, gold, think_prefilled, finish_reason = job
+    item = {"think_prefilled": think_prefilled, "finish_reason": finish_reason}
     out = {}
     t0 = time.monotonic()
     out["mathverify"] = graders.mathverify(completion, gold, item)
@@ -168,9 +176,14 @@ def _verdicts(job: tuple[str, str, str, bool]) -> tuple[str, dict]:
     return key, out
 
 
-def verdict_key(uid: str, completion: str, gold: str) -> str:
+def verdict_key(uid: str, completion: str, gold: str, reads_tail: bool = False) -> str:
+    """Cache key of an item's verdicts: its content and the project's grader version (a grader
+    change recomputes them), plus a mark when the project's grader reads the end of the reasoning
+    for it (rule 7), the only case where the finish reason matters."""
+    from harness.scoring.math import GRADER_VERSION
+
     h = hashlib.sha1(f"{gold}\x00{completion}".encode()).hexdigest()[:16]
-    return f"{uid}#{h}"
+    return f"{uid}#{h}#g{GRADER_VERSION}" + ("#tail" if reads_tail else "")
 
 
 def load_cache(path: Path) -> dict:
@@ -404,10 +417,11 @@ def main(argv: list[str] | None = None) -> int:
     cache = load_cache(cache_path)
     jobs = []
     for it, _ in pairs:
-        key = verdict_key(it["uid"], it["completion"], it["gold"])
+        tail = graders.reads_reasoning_tail(it["completion"], it["think_prefilled"], it["finish_reason"])
+        key = verdict_key(it["uid"], it["completion"], it["gold"], tail)
         it["_key"] = key
         if key not in cache:
-            jobs.append((key, it["completion"], it["gold"], it["think_prefilled"]))
+            jobs.append((key, it["completion"], it["gold"], it["think_prefilled"], it["finish_reason"]))
     print(
         f"{len(pairs)} items, {len(pairs) - len(jobs)} verdicts cached, {len(jobs)} to compute",
         file=sys.stderr,

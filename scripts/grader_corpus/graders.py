@@ -8,7 +8,8 @@ grader has nothing to say about the item (the last-number grader on a non-numeri
 - ``last_number``: the last number in the whole completion compared numerically with the gold
   (the fallback of the Qwen2.5-Math evaluation toolkit and of many GSM8K graders).
 - ``harness``: the project's answer extraction (answer region, boxed, answer phrase) with
-  math-verify equivalence, ``think_prefilled`` set for sources whose prompt opened the think block
+  math-verify equivalence, ``think_prefilled`` set for sources whose prompt opened the think block,
+  the end of the reasoning read when a completion that stopped wrote nothing after its think block
   (the verdict the corpus labels are built from).
 - ``strict``, ``default``, ``lenient``: the project's grader profiles as the scorer applies them
   (``harness.scoring.accuracy.profile_verdicts``), for ``evaluate.py --grader default`` etc.
@@ -124,14 +125,32 @@ def mathverify(completion: str, gold: str, item: dict | None = None, timeout: in
 _VERIFIER = None
 
 
+def reads_reasoning_tail(completion: str, think_prefilled: bool, finish_reason: str | None) -> bool:
+    """Labelling rule 7: a completion that stopped by itself (finish reason ``stop``) and wrote
+    nothing after its closed think block is judged on the end of its reasoning."""
+    from harness.scoring.extract import answer_region
+
+    if finish_reason != "stop":
+        return False
+    region = answer_region(completion, think_prefilled)
+    return region is not None and not region.strip()
+
+
 def harness(completion: str, gold: str, item: dict | None = None) -> bool:
-    """The project's current grader, as the math task applies it to one completion."""
+    """The project's current answer extraction, as the math task applies it to one completion
+    (the end of the reasoning stands in for an empty answer region of a completion that stopped,
+    rule 7)."""
     global _VERIFIER
     from harness.scoring.math import MathVerifier, extract_answer
 
     item = item or {}
     think_prefilled = bool(item.get("think_prefilled", False))
-    ex = extract_answer(completion, think_prefilled=think_prefilled, last_number_fallback=False)
+    text = completion
+    if reads_reasoning_tail(completion, think_prefilled, item.get("finish_reason")):
+        from harness.scoring.extract import reasoning_tail
+
+        text, think_prefilled = reasoning_tail(completion), False
+    ex = extract_answer(text, think_prefilled=think_prefilled, last_number_fallback=False)
     if ex.answer is None:
         return False
     if _VERIFIER is None:
