@@ -386,7 +386,8 @@ def test_pathological_latex_is_graded_or_timed_out_not_hung():
                  "\\boxed{\\left( \\right. \\sqrt[}",
                  "\\boxed{" + "x+" * 5000 + "1}"):
         s = task.score(problem, Completion(problem_id=problem.id, sample=0, text=text, finish_reason="stop"))
-        assert s.reason in ("ok", "unparsed", "timeout") and not s.correct
+        # a tail of 200 surplus braces reads as a runaway repetition: no answer is as good as unparsed
+        assert s.reason in ("ok", "unparsed", "timeout", "no_answer") and not s.correct
 
 
 def test_run_records_round_trip_unknown_fields(tmp_path):

@@ -234,6 +234,7 @@ def _committed_leaderboard() -> str:
 def test_committed_leaderboard_is_reproducible_from_a_clean_tree(tmp_path):
     """results/LEADERBOARD.md as committed is what `make report` gives on a fresh clone (no runs)."""
     out = tmp_path / "results" / "LEADERBOARD.md"
+    out.parent.mkdir()  # a fresh clone has results/ (with the committed leaderboard in it)
     report.main(["--results-dir", str(tmp_path / "results")])
     committed = _committed_leaderboard()
     assert out.read_text(encoding="utf-8") == committed
