@@ -282,7 +282,7 @@ def compute(
     reasons: dict[str, int] = defaultdict(int)
     for s in scores:
         reasons[s.reason] += 1
-    truncated = sum(1 for s in scores if s.finish_reason == "length")
+    truncated = sum(1 for s in scores if s.cut_off)
     tokens = [s.output_tokens for s in scores if s.output_tokens is not None]
     pass1 = sum(r.p for r in results) / N
     m: dict[str, Any] = {

@@ -115,6 +115,15 @@ class Score:
         if not isinstance(self.reason, Reason):
             self.reason = Reason(self.reason)
 
+    @property
+    def cut_off(self) -> bool:
+        """The completion was cut off: it hit the token limit, or (no finish reason recorded, as in
+        a replay) its grader found it unfinished (a think block never closed, text stopping
+        mid-sentence or in a loop)."""
+        if self.finish_reason == "length":
+            return True
+        return self.finish_reason not in ("stop", "error") and self.reason == Reason.TRUNCATED
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["reason"] = str(self.reason)

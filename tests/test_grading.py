@@ -325,3 +325,18 @@ def test_profile_scores_and_by_grader_metrics():
     assert profiles_of([Score("a", 0, True, "1", "ok")]) == []
     # a sample the scorer failed on (no verdicts) does not hide the other samples' profiles
     assert profiles_of([*scores, Score("c", 0, False, "scorer error: ValueError", "error")]) == list(GRADERS)
+
+
+def test_an_unclosed_think_block_without_a_finish_reason_counts_as_cut_off():
+    from harness.scoring.math import MathGrader
+    from harness.types import Reason, Score
+
+    g = MathGrader(5)
+    text = "<think>\nOkay, so I need to find the area. Let me set up coordinates: A at (0,0), B at (4"
+    for finish, reason in (("unknown", "truncated"), ("length", "truncated"), ("stop", "no_answer")):
+        got = g.grade(text, "12", finish_reason=finish)["default"]
+        assert (got.correct, got.reason) == (False, reason)
+    # and the run's truncation rate counts it, so a verdict can name truncation as the reason
+    replayed = Score(id="a", sample=0, correct=False, extracted=None, reason=Reason.TRUNCATED, finish_reason="unknown")
+    stopped = Score(id="b", sample=0, correct=False, extracted=None, reason=Reason.NO_ANSWER, finish_reason="stop")
+    assert replayed.cut_off and not stopped.cut_off

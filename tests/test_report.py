@@ -242,3 +242,21 @@ def test_committed_leaderboard_is_reproducible_from_a_clean_tree(tmp_path):
         if line.startswith("!["):
             png = line[line.index("](") + 2:-1]
             assert (ROOT / "results" / png).is_file(), png
+
+
+def test_note_names_cut_off_and_unanswered_samples_when_there_is_no_gap_to_apportion():
+    from harness.report.render import _note_text
+
+    comp = {"differences": ["max_tokens: measured 2000, claim 32768"], "metric": "pass@1",
+            "claim": {"label": "R1 paper"},
+            "verdict": {"verdict": "inconclusive", "why": "max_tokens: measured 2000, claim 32768"},
+            "diagnosis": {"truncated_rate": 0.528, "no_answer_rate": 0.60}}
+    x = {"kind": "run", "model_display": "M", "label": "ours"}
+    note = _note_text(x, comp)
+    assert "52.8% of the samples were cut off before an answer" in note
+    assert "7.2% finished without an answer the grader could read" in note
+    comp["diagnosis"] = {"truncated_rate": 0.01, "no_answer_rate": 0.02}
+    assert "cut off" not in _note_text(x, comp)
+    comp["verdict"] = {"verdict": "reproduced", "why": None}
+    comp["diagnosis"] = {"truncated_rate": 0.5, "no_answer_rate": 0.5}
+    assert "cut off" not in (_note_text(x, comp) or "")

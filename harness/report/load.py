@@ -161,13 +161,13 @@ def select_latest(runs: Sequence[RunData]) -> list[RunData]:
 
 def fixable_gain(run: RunData, which: str) -> float:
     """The pass@1 a run would gain if its failed samples of one kind had been correct:
-    `truncated` (hit the token limit) or `unanswered` (truncated, no answer, unparsed, timeout)."""
+    `truncated` (cut off: Score.cut_off) or `unanswered` (cut off, no answer, unparsed, timeout)."""
     total = 0.0
     for ss in run.by_problem:
         if which == "truncated":
-            bad = sum(1 for s in ss if not s.correct and s.finish_reason == "length")
+            bad = sum(1 for s in ss if not s.correct and s.cut_off)
         else:
-            bad = sum(1 for s in ss if not s.correct and (s.reason in UNANSWERED or s.finish_reason == "length"))
+            bad = sum(1 for s in ss if not s.correct and (s.reason in UNANSWERED or s.cut_off))
         total += bad / len(ss)
     return total / len(run.by_problem)
 

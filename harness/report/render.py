@@ -64,6 +64,10 @@ def _gap_cell(v: Mapping[str, Any]) -> str:
     return f"{signed(v['gap'])} [{signed(v['lo'])}, {signed(v['hi'])}]"
 
 
+# a share of cut-off or unanswered samples worth a word in a note without a "below" verdict
+NOTABLE_RATE = 0.05
+
+
 def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     parts = []
     if comp["differences"]:
@@ -75,6 +79,14 @@ def _note_text(x: Mapping[str, Any], comp: Mapping[str, Any]) -> str | None:
     if d.get("truncated_share") is not None:
         parts.append(f"if every truncated sample had been correct, {pct(d['truncated_share'], 0)}% of the gap "
                      f"would close (truncated or unanswered: {pct(d['unanswered_share'], 0)}%)")
+    elif v["verdict"] != "reproduced":
+        # without a "below" there is no gap to apportion, but a reader still needs to know when
+        # many samples were cut off or unreadable: that is often why there is no verdict
+        cut, unanswered = d.get("truncated_rate") or 0.0, d.get("no_answer_rate") or 0.0
+        if cut >= NOTABLE_RATE:
+            parts.append(f"{pct(cut)}% of the samples were cut off before an answer")
+        if unanswered - cut >= NOTABLE_RATE:
+            parts.append(f"{pct(unanswered - cut)}% finished without an answer the grader could read")
     sc = x.get("spread_check")
     if sc is not None:
         parts.append(f"the source reports ±{x['spread']:.1f} across {sc['seeds']} seeds, where sampling alone gives "

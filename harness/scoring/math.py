@@ -56,7 +56,7 @@ from harness.scoring.finish import finished as is_finished
 GRADERS = ("strict", "default", "lenient")
 # Bumped whenever a change to extraction, normalisation or profiles can change a verdict; recorded
 # with every scores file so that `harness rescore` can say what re-judged a run.
-GRADER_VERSION = "4"
+GRADER_VERSION = "5"
 
 
 # -- normalisation for voting -------------------------------------------------------------------
@@ -312,7 +312,8 @@ class MathGrader:
         region = answer_region(text, think_prefilled)
         truncated = finish_reason == "length"
         if region is None:
-            none = Graded(False, None, "truncated" if truncated else "no_answer", "none")
+            # a think block that never closed was cut off, unless the model itself stopped inside it
+            none = Graded(False, None, "no_answer" if finish_reason == "stop" else "truncated", "none")
             return {p: none for p in profiles}
         if not region.strip() and finish_reason == "stop":
             # the think block closed and nothing followed: a model that ended its reasoning on its
