@@ -267,3 +267,16 @@ def test_a_conda_layer_package_that_does_not_build_is_dropped(tmp_path, monkeypa
     assert calls[-1] == ["install", "numpy==1.23.0"]
     with open(tmp_path / "build2.log", "w") as logf, pytest.raises(E.EnvError):  # elsewhere: a real failure
         E._install_dropping_missing(["py", "-m", "pip"], pkgs, tmp_path, {}, logf)
+
+
+def test_conda_names_become_their_pypi_distributions():
+    text = """dependencies:
+  - python=3.10.14
+  - iris=3.9.0=pyha770c72_0
+  - msgpack-python
+  - matplotlib-base>=3.6
+  - cdms2
+  - numpy=1.23.0
+"""
+    _, conda, pip = E.environment_layers(text)
+    assert conda == ["scitools-iris==3.9.0", "msgpack", "matplotlib>=3.6", "numpy==1.23.0"] and pip == []

@@ -67,6 +67,9 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SPEC_DIR = PROJECT_ROOT / "configs" / "swe" / "envs"
 MARKER = "harness-env.json"
+# Bumped when a change to how environments are built (the translation of conda files, the install
+# order) can change what an existing one would hold: it is hashed into every environment's key.
+ENV_BUILDER_VERSION = "2"
 FIELDS = {"system", "notes", "python", "packages", "requirements", "environment_yml", "setup", "cache", "env", "test_cmd",
           "inherit_site_packages", "log_parser", "directives", "build_setup", "keep_frozen_pins"}
 # conda packages of swebench's environment files that are not Python distributions on PyPI
@@ -79,6 +82,31 @@ CONDA_ONLY = re.compile(r"^(_.*|lib.*|python|pip|ca-certificates|certifi|ld_impl
                         r"binutils.*|sysroot.*|kernel-headers.*|c-compiler|cxx-compiler|compilers|"
                         r"font-ttf.*|fonts-.*|libcxx|lcms2|brotli|brotli-bin|unicodedata2|"
                         r"mysql.*|postgresql|ffmpeg|imagemagick)$")
+
+
+# conda packages whose PyPI distribution has another name (same version numbers), or none (None).
+# A wrong name is worse than a missing one: PyPI's "iris" is a placeholder whose import raises, so a
+# conda "iris" (SciTools' Iris) installed under its own name breaks every test module importing it.
+CONDA_TO_PYPI: dict[str, str | None] = {
+    "iris": "scitools-iris",
+    "msgpack-python": "msgpack",
+    "pytables": "tables",
+    "matplotlib-base": "matplotlib",
+    "seaborn-base": "seaborn",
+    "dask-core": "dask",
+    "pytorch": "torch",
+    "py-opencv": "opencv-python",
+    "pyqt": "PyQt5",
+    "ipython_genutils": "ipython-genutils",
+    "typing_extensions": "typing-extensions",
+    "nomkl": None,
+    "cdms2": None,
+    "cdat_info": None,
+    "cdat-info": None,
+    "cdtime": None,
+    "esmpy": None,
+    "pynio": None,
+}
 
 
 class EnvError(HarnessError):
@@ -118,7 +146,7 @@ class EnvSpec:
     def content(self) -> dict[str, Any]:
         """What decides the environment's content (hashed into its directory name)."""
         reads_repo = bool(self.requirements or self.environment_yml or (self.setup and self.build_setup))
-        return {"repo": self.repo, "version": self.version, "python": self.python,
+        return {"builder": ENV_BUILDER_VERSION, "repo": self.repo, "version": self.version, "python": self.python,
                 "packages": list(self.packages), "requirements": list(self.requirements),
                 "environment_yml": list(self.environment_yml),
                 "setup": list(self.setup) if self.build_setup else [], "cache": list(self.cache),
@@ -246,19 +274,26 @@ def environment_layers(text: str) -> tuple[str | None, list[str], list[str]]:
         if isinstance(dep, dict):
             pip_reqs += [str(x) for x in dep.get("pip") or []]
             continue
-        parts = str(dep).split("=")
-        name = parts[0].strip()
-        version = parts[1].strip() if len(parts) > 1 else ""
+        m = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*$", str(dep))
+        if not m:
+            continue
+        name, rest = m.group(1), m.group(2).replace(" ", "")
+        if rest.startswith("=") and not rest.startswith("=="):  # conda: name=version[=build]
+            version = rest[1:].split("=", 1)[0]
+            spec = f"=={version}" if version else ""
+        elif rest.startswith("=="):
+            spec = "==" + rest[2:].split("=", 1)[0]
+        else:  # a pip-style range (>=3.6, <2) or nothing
+            spec = rest
         if name == "python":
-            python = ".".join(version.split(".")[:2]) or None
+            python = ".".join(spec.lstrip("=<>!~").split(".")[:2]) or None
             continue
         if CONDA_ONLY.match(name):
             continue
-        m = re.match(r"^([A-Za-z0-9_.\-]+)\s*([<>=!~].*)?$", str(dep).split("=", 1)[0] if len(parts) > 2 else str(dep))
-        if len(parts) >= 2 and version and not any(c in version for c in "<>*"):
-            reqs.append(f"{name}=={version}")
-        elif m:
-            reqs.append(str(dep).replace(" ", ""))
+        pypi = CONDA_TO_PYPI.get(name.lower(), name)
+        if pypi is None:
+            continue
+        reqs.append(pypi + spec)
     return python, reqs, pip_reqs
 
 
