@@ -399,3 +399,12 @@ def test_vllm_end_to_end_on_the_tiny_model(tiny_model, tmp_path):
     samples = read_jsonl(run / "samples.jsonl")
     assert len(samples) == 6 and all(s["prompt_tokens"] > 30 for s in samples)
     assert sum(m["reasons"].values()) == 6 and 0.0 <= m["pass@1"] <= 1.0
+
+
+def test_an_answer_that_ends_the_reasoning_counts_when_the_model_stopped_there():
+    from harness.scoring.extract import extract_answer
+
+    text = "<think>\nThe shift is larger for the conjugated ketone, so it is C.\n\nThe answer is \\boxed{C}.</think>"
+    assert extract_answer(text, finish_reason="stop").answer == "C"
+    assert extract_answer(text, finish_reason="length").answer is None
+    assert extract_answer(text).answer is None  # no finish reason: not read

@@ -435,17 +435,20 @@ def last_number(region: str) -> str | None:
 # -- the ladder ---------------------------------------------------------------------------------------
 
 def extract_answer(text: str, think_prefilled: bool = False, last_number_fallback: bool = False,
-                   finished: bool = False, ladder: str = "phrase") -> Extraction:
+                   finished: bool = False, ladder: str = "phrase", finish_reason: str | None = None) -> Extraction:
     """The final answer of a completion.
 
     ``ladder`` says how far down the ladder to go: ``boxed`` (strict graders), ``phrase`` (boxed,
     then the raw text of an answer phrase, for tasks that read it themselves), ``math`` (boxed,
     then the value of an answer phrase, then, for finished completions only, the final
-    statement and the optional last-number fallback).
+    statement and the optional last-number fallback). With ``finish_reason="stop"``, a think block
+    followed by nothing is read at the end of its reasoning, as the math grader does.
     """
     region = answer_region(text, think_prefilled)
     if region is None:
         return Extraction(None, "unterminated_think")
+    if not region.strip() and finish_reason == "stop":
+        region = reasoning_tail(text)
     boxed = last_boxed(region)
     if boxed:
         if ladder == "math":  # an answer phrase after the last box restates the answer ("\\boxed{6}? No... Answer: 9")

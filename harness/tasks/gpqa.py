@@ -199,7 +199,7 @@ class GPQATask(Task):
             return result(False, None, "error")
         truncated = completion.finish_reason == "length"
         prefilled = self.think_prefilled and completion.reasoning is None
-        ex = extract_answer(completion.text, think_prefilled=prefilled)
+        ex = extract_answer(completion.text, think_prefilled=prefilled, finish_reason=completion.finish_reason)
         letter: str | None = None
         if ex.answer is not None:
             letter = to_letter(ex.answer, self.choices(problem), self.match_text)
