@@ -443,6 +443,24 @@ def _sky_t1(key, model_dir, bench, keep=lambda i: True):
     )
 
 
+def _topology_pilot(key: str, file_tag: str, model: str) -> SourceFile:
+    """The trace-topology pilot runs of R1 distills (transformers, think block opened by the prompt)."""
+    return SourceFile(
+        key=f"topology-{key}-math500",
+        repo=TOPOLOGY,
+        commit=TOPOLOGY_COMMIT,
+        path=f"data/traces/pilot_math500_{file_tag}.jsonl",
+        licence="MIT",
+        model=model,
+        benchmark="math500",
+        reader="trace_topology",
+        think_prefilled=True,
+        max_tokens=32768,
+        note="MATH-500 rows 0-19, T=0.6, transformers; finish_reason inferred from total_generated_tokens "
+        "against the 32768 limit",
+    )
+
+
 SOURCES: list[SourceFile] = [
     SourceFile(
         key="qwen25math-rmmaj",
@@ -680,34 +698,8 @@ SOURCES += [
         note="MATH-500 rows 0-19, T=0.6; the completion was rebuilt by the repository as "
         "<think> + reasoning_content + </think> + answer (the API returns them separately)",
     ),
-    SourceFile(
-        key="topology-r1llama8b-math500",
-        repo=TOPOLOGY,
-        commit=TOPOLOGY_COMMIT,
-        path="data/traces/pilot_math500_llama8b.jsonl",
-        licence="MIT",
-        model="DeepSeek-R1-Distill-Llama-8B",
-        benchmark="math500",
-        reader="trace_topology",
-        think_prefilled=True,
-        max_tokens=32768,
-        note="MATH-500 rows 0-19, T=0.6, transformers; finish_reason inferred from total_generated_tokens "
-        "against the 32768 limit",
-    ),
-    SourceFile(
-        key="topology-r1qwen7b-math500",
-        repo=TOPOLOGY,
-        commit=TOPOLOGY_COMMIT,
-        path="data/traces/pilot_math500_qwen7b.jsonl",
-        licence="MIT",
-        model="DeepSeek-R1-Distill-Qwen-7B",
-        benchmark="math500",
-        reader="trace_topology",
-        think_prefilled=True,
-        max_tokens=32768,
-        note="MATH-500 rows 0-19, T=0.6, transformers; finish_reason inferred from total_generated_tokens "
-        "against the 32768 limit",
-    ),
+    _topology_pilot("r1llama8b", "llama8b", "DeepSeek-R1-Distill-Llama-8B"),
+    _topology_pilot("r1qwen7b", "qwen7b", "DeepSeek-R1-Distill-Qwen-7B"),
     _thip("GSPOTAC", "MATH", "math500", keep=lambda i: i % 10 == 0),
     _thip("GRPONOTAC", "MATH", "math500", keep=lambda i: i % 4 == 0),
     _thip("RLOOTAC", "MATH", "math500", keep=lambda i: i % 4 == 1),
