@@ -511,11 +511,11 @@ def test_unreadable_manifest_is_one_error(tmp_path):
         rescore(run, workers=1, progress=False)
 
 
-def test_report_on_a_missing_results_dir_is_an_error_not_a_new_folder(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "harness", "report", "--results-dir", str(tmp_path / "nope")],
+def test_report_on_a_results_dir_under_a_missing_folder_is_an_error_not_a_new_tree(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "harness", "report", "--results-dir", str(tmp_path / "typo" / "res")],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert proc.returncode == 2 and "does not exist" in proc.stderr + proc.stdout
-    assert not (tmp_path / "nope").exists()
+    assert proc.returncode == 2 and "does not exist, nor does its parent" in proc.stderr + proc.stdout
+    assert not (tmp_path / "typo").exists()
 
 
 @pytest.mark.parametrize("argv, needle", [

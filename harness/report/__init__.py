@@ -138,9 +138,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     args = ap.parse_args(None if argv is None else list(argv))
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if not args.results_dir.is_dir():
-        log.error("results directory %s does not exist (a typo? runs are written to <results_dir>/runs/ "
-                  "by `make eval`)", args.results_dir)
-        sys.exit(2)
+        if not args.results_dir.parent.is_dir():
+            log.error("results directory %s does not exist, nor does its parent (a typo? runs are written to "
+                      "<results_dir>/runs/ by `make eval`)", args.results_dir)
+            sys.exit(2)
+        log.warning("results directory %s does not exist: the leaderboard will hold the claims and published "
+                    "reproductions only (runs are written to <results_dir>/runs/ by `make eval`)", args.results_dir)
     try:
         if args.json:
             out_dir = (args.out.parent if args.out else args.results_dir)
