@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,20 @@ from harness.runs.records import Invocation, Manifest, Metrics, RunStatus, utc_n
 from harness.scorer import score_file
 from harness.store import RunStore, identity_hash, next_scores_path
 from harness.tasks import Task, build_task
-from harness.types import Problem, Request, SamplingParams, Score
+from harness.types import Completion, Problem, Request, SamplingParams, Score
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def closed_after(stream: Iterator[Completion]) -> Iterator[Iterator[Completion]]:
+    """The backend's completions, with the generator closed when the block ends however it ends."""
+    try:
+        yield stream
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 __all__ = ["MODEL_NOT_IDENTITY", "NothingScoredError", "Interrupted", "run_eval", "run_identity", "usage_summary"]
 
@@ -224,8 +236,11 @@ def _run(ec: EvalConfig, cfg: Mapping[str, Any], store: RunStore, task: Task, pr
             store.update_manifest(backend=backend.info())
             bar = tqdm(total=to_generate, desc="generating", unit="sample", disable=not progress,
                        dynamic_ncols=True)
-            with shards.sample_writer(store, shard) as writer:
-                for c in backend.generate(requests):
+            # closed_after(): on Ctrl-C the backend's generator cleans up (cancels requests in flight, closes
+            # its client) here and now, not when it is collected at interpreter exit, where that
+            # cleanup can print a traceback or wait on a connection
+            with shards.sample_writer(store, shard) as writer, closed_after(backend.generate(requests)) as stream:
+                for c in stream:
                     writer.write(c)
                     generated += 1
                     bar.update(1)
