@@ -380,3 +380,11 @@ def test_removing_an_attempt_never_touches_its_parent(tmp_path):
     _rmtree(parent / "attempt")  # already gone: nothing to do
     assert not (parent / "attempt").exists()
     assert (parent.stat().st_mode & 0o7777) == 0o1777
+
+
+def test_pytest_plugins_load_in_an_instance_environment_not_in_one_inheriting_the_harness():
+    from harness.swe.executors.local import pytest_autoload
+
+    assert pytest_autoload(None, inherits_harness_packages=False)  # astropy's --doctest-rst needs its plugin
+    assert not pytest_autoload(None, inherits_harness_packages=True)
+    assert pytest_autoload(True, True) and not pytest_autoload(False, False)

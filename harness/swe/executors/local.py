@@ -494,6 +494,12 @@ def offline_setup_command(cmd: str) -> str:
     return re.sub(r"\bpip install\b", "pip install --no-deps --no-build-isolation --no-index", cmd)
 
 
+def pytest_autoload(setting: bool | None, inherits_harness_packages: bool) -> bool:
+    """Whether pytest may load the installed plugins in an attempt: `task.executor.plugin_autoload`
+    when set, else yes for an instance's own environment and no for one that inherits the harness's."""
+    return (not inherits_harness_packages) if setting is None else setting
+
+
 class LocalExecutor:
     """Runs attempts one at a time in the calling process (scoring workers run several at once).
 
@@ -505,7 +511,7 @@ class LocalExecutor:
 
     def __init__(self, repos: RepoStore, limits: Limits | None = None, *, envs: EnvStore | None = None,
                  auto_build: bool = False, work_root: str | None = None, patch_fallback: bool = True,
-                 plugin_autoload: bool = False, keep: bool = False):
+                 plugin_autoload: bool | None = None, keep: bool = False):
         self.repos = repos
         self.limits = limits or Limits()
         self.envs = envs or EnvStore(".cache/swe/envs")
@@ -527,7 +533,8 @@ class LocalExecutor:
         return cls(repos, Limits.from_cfg(cfg.get("limits")), envs=EnvStore.from_cfg(envs_cfg),
                    auto_build=bool(envs_cfg.get("auto_build", False)), work_root=cfg.get("work_root"),
                    patch_fallback=bool(cfg.get("patch_fallback", True)),
-                   plugin_autoload=bool(cfg.get("plugin_autoload", False)), keep=bool(cfg.get("keep", False)))
+                   plugin_autoload=(None if cfg.get("plugin_autoload") is None else bool(cfg["plugin_autoload"])),
+                   keep=bool(cfg.get("keep", False)))
 
     @classmethod
     def from_task(cls, cfg: Mapping[str, Any], task: Any) -> LocalExecutor:
@@ -693,7 +700,10 @@ class LocalExecutor:
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
             "PIP_NO_CACHE_DIR": "1",
         }
-        if not self.plugin_autoload:
+        # pytest loads the plugins installed in the instance's environment, as in swebench's images
+        # (astropy's setup.cfg passes --doctest-rst, an option of pytest-doctestplus); not in one that
+        # inherits the harness's own site-packages, whose plugins are not the repository's
+        if not pytest_autoload(self.plugin_autoload, env.spec.inherit_site_packages):
             out["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         out.update(env.variables())
         return out
