@@ -300,13 +300,13 @@ def environment_layers(text: str) -> tuple[str | None, list[str], list[str]]:
 def _freeze(pip: list[str], env: Mapping[str, str]) -> dict[str, str]:
     """{normalized name: version} of what pip lists as installed."""
     out = subprocess.run(pip + ["list", "--format=json"], capture_output=True, env=env, check=True).stdout
-    return {re.sub(r"[-_.]+", "-", d["name"]).lower(): d["version"] for d in json.loads(out)}
+    return {_dist_name(d["name"]): d["version"] for d in json.loads(out)}
 
 
 def _kept_with_frozen(requirement: str) -> bool:
     """A spec package that stays next to a frozen environment's pins: pytest plugins, and pins of
     pip itself (the frozen files drop pip with the conda packages; a spec may need an older one)."""
-    name = re.split(r"[<>=!~\[; ]", requirement.strip(), maxsplit=1)[0].lower()
+    name = _dist_name(requirement)
     return name.startswith("pytest") or name == "pip"
 
 
